@@ -1,0 +1,64 @@
+/*
+ * The thread-local error detail behind mh_error_last(). One record per
+ * thread; this is the only mutable state mapihttp keeps outside handles.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/diag.h"
+
+#define MH_ERROR_MSG_MAX 512
+
+static _Thread_local struct {
+	int set;
+	mh_error err;
+	char msg[MH_ERROR_MSG_MAX];
+} tls_error;
+
+static void error_vset(mh_status status, int64_t offset, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(tls_error.msg, sizeof(tls_error.msg), fmt, ap);
+	if (n < 0)
+		strcpy(tls_error.msg, "(unformattable error message)");
+	tls_error.set = 1;
+	tls_error.err.status = status;
+	tls_error.err.offset = offset;
+	tls_error.err.message = tls_error.msg;
+}
+
+mh_status mh_error_set(mh_status status, int64_t offset, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	error_vset(status, offset, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+mh_status mh_error_set_default(mh_status status, const char *fmt, ...)
+{
+	va_list ap;
+	if (tls_error.set && tls_error.err.status == status)
+		return status;
+	va_start(ap, fmt);
+	error_vset(status, -1, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+mh_status mh_error_oom(void)
+{
+	return mh_error_set(MAPI_E_NOT_ENOUGH_MEMORY, -1, "out of memory");
+}
+
+const mh_error *mh_error_last(void)
+{
+	return tls_error.set ? &tls_error.err : NULL;
+}
+
+void mh_error_clear(void)
+{
+	tls_error.set = 0;
+	tls_error.msg[0] = '\0';
+}
