@@ -79,7 +79,7 @@ static mh_status block_new(uint32_t cb, uint32_t magic, block **out)
 
 mh_status MAPIAllocateBuffer(uint32_t cbSize, void **lppBuffer)
 {
-	block *b;
+	block *b = NULL;
 	mh_status st;
 	if (lppBuffer == NULL)
 		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
@@ -95,8 +95,10 @@ mh_status MAPIAllocateBuffer(uint32_t cbSize, void **lppBuffer)
 
 mh_status MAPIAllocateMore(uint32_t cbSize, void *lpObject, void **lppBuffer)
 {
-	block *b, *owner, *root;
+	block *b = NULL, *owner, *root;
 	mh_status st;
+	if (lppBuffer != NULL)
+		*lppBuffer = NULL;
 	if (lppBuffer == NULL || lpObject == NULL)
 		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1, "MAPIAllocateMore: %s is NULL",
 		                    lppBuffer == NULL ? "lppBuffer" : "lpObject");
@@ -281,6 +283,7 @@ mh_status mh_prop_copy_more(SPropValue *lpDest, const SPropValue *lpSrc, void *l
 			              s->MVbin.lpbin[i].cb, lpObject);
 		break;
 	default:
+		memset(d, 0, sizeof(*d));
 		return mh_error_set(MAPI_E_INVALID_TYPE, -1,
 		                    "cannot copy property 0x%08X: type 0x%04X is not supported",
 		                    (unsigned)lpSrc->ulPropTag,

@@ -131,8 +131,16 @@ void mh_buf_utf16z(mh_buf *b, const char *s)
 
 void mh_buf_set_u32(mh_buf *b, size_t pos, uint32_t v)
 {
-	if (b->err != S_OK || pos > b->len || b->len - pos < 4)
+	if (b->err != S_OK)
 		return;
+	/* Patching bytes not yet written is an encoder bug; dropping it would emit a wrong size. */
+	if (pos > b->len || b->len - pos < 4) {
+		mh_buf_fail(
+		    b, mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_buf_set_u32: 4 bytes at %zu not written yet (%zu written)",
+		                    pos, b->len));
+		return;
+	}
 	b->data[pos] = (uint8_t)v;
 	b->data[pos + 1] = (uint8_t)(v >> 8);
 	b->data[pos + 2] = (uint8_t)(v >> 16);

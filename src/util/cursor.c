@@ -10,7 +10,9 @@
 
 void mh_cursor_init(mh_cursor *c, const void *data, size_t len, mh_status err)
 {
-	c->data = data;
+	/* Never NULL, so that data + pos and memchr() stay defined on empty input. */
+	static const uint8_t empty[1];
+	c->data = data != NULL ? data : empty;
 	c->len = data != NULL ? len : 0;
 	c->pos = 0;
 	c->base = 0;
@@ -156,7 +158,8 @@ mh_status mh_cursor_str8(mh_cursor *c, size_t max_len, const char **s, size_t *l
                          const char *field)
 {
 	size_t left = mh_cursor_remaining(c);
-	size_t scan = left < max_len + 1 ? left : max_len + 1;
+	/* max_len + 1 would wrap for SIZE_MAX ("no cap"). */
+	size_t scan = left <= max_len ? left : max_len + 1;
 	const uint8_t *start = c->data + c->pos;
 	const uint8_t *nul = memchr(start, 0, scan);
 	if (nul == NULL) {

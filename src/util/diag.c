@@ -17,10 +17,25 @@ static _Thread_local struct {
 } tls_error;
 
 static void error_vset(mh_status status, int64_t offset, const char *fmt, va_list ap)
+    MH_PRINTF(3, 0);
+
+static void error_vset(mh_status status, int64_t offset, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(tls_error.msg, sizeof(tls_error.msg), fmt, ap);
-	if (n < 0)
+	if (n < 0) {
 		strcpy(tls_error.msg, "(unformattable error message)");
+	} else if ((size_t)n >= sizeof(tls_error.msg)) {
+		/* The message is UTF-8: cut before a character split by truncation. */
+		size_t end = sizeof(tls_error.msg) - 1, start = end;
+		while (start > 0 && ((unsigned char)tls_error.msg[start - 1] & 0xC0) == 0x80)
+			start--;
+		if (start > 0 && (unsigned char)tls_error.msg[start - 1] >= 0xC0) {
+			unsigned char lead = (unsigned char)tls_error.msg[start - 1];
+			size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+			if (end - (start - 1) < want)
+				tls_error.msg[start - 1] = '\0';
+		}
+	}
 	tls_error.set = 1;
 	tls_error.err.status = status;
 	tls_error.err.offset = offset;
