@@ -1,0 +1,38 @@
+/*
+ * Test-vector loader: NAME.hex (the bytes, whitespace ignored) and
+ * NAME.expected (key=value lines) under tests/vectors/.
+ */
+#ifndef MH_TESTS_VECTORS_H
+#define MH_TESTS_VECTORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mh_vector_kv {
+	char *key;
+	char *value;
+} mh_vector_kv;
+
+typedef struct mh_vector {
+	char name[128];
+	uint8_t *data; /* malloc()ed bytes of NAME.hex */
+	size_t len;
+	mh_vector_kv *kv; /* NAME.expected in file order */
+	size_t n_kv;
+} mh_vector;
+
+/* Loads dir/name.hex and dir/name.expected; returns 0, or -1 with a message on stderr. */
+int mh_vector_load(mh_vector *v, const char *dir, const char *name);
+void mh_vector_free(mh_vector *v);
+
+/* The value of key in v's .expected, or NULL. */
+const char *mh_vector_get(const mh_vector *v, const char *key);
+
+/*
+ * The names (without extension) of every NAME.hex in dir, sorted, in a
+ * malloc()ed array of malloc()ed strings; returns the count, or -1.
+ */
+long mh_vector_list(const char *dir, char ***names);
+void mh_vector_list_free(char **names, long n);
+
+#endif
