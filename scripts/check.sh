@@ -35,6 +35,7 @@ LD_LIBRARY_PATH="$libdir/.." "$prefix/example" >/dev/null
 cmake -S tests/consumer -B "$prefix/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/consumer" >/dev/null
 "$prefix/consumer/consumer_static" >/dev/null
+"$prefix/consumer/consumer_shared" >/dev/null
 rm -rf "$prefix"
 echo "install: pkg-config and CMake package consumers build and run"
 
