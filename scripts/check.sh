@@ -8,6 +8,19 @@ cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0
+
+# Runs ctest in build dir $1 and adds its test count to $passed.
+run_ctest() {
+	rc=0
+	ctest --test-dir "$1" --output-on-failure -j "$jobs" >"$log" 2>&1 || rc=$?
+	cat "$log"
+	[ "$rc" -eq 0 ] || exit "$rc"
+	n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\)/\1/p' "$log")
+	passed=$((passed + ${n:-0}))
+}
 
 echo "== format check"
 fmt_bad=$(find include src tests bench examples -name '*.[ch]' -print | sort |
@@ -23,7 +36,7 @@ fi
 echo "== normal build (-Werror) with valgrind"
 cmake -S . -B build -G Ninja -DMH_VALGRIND=ON >/dev/null
 cmake --build build -j "$jobs"
-ctest --test-dir build --output-on-failure -j "$jobs"
+run_ctest build
 
 echo "== install, then build against it with pkg-config and the CMake package"
 prefix=$(mktemp -d)
@@ -42,8 +55,8 @@ echo "install: pkg-config and CMake package consumers build and run"
 echo "== ASan+UBSan build"
 cmake -S . -B build-asan -G Ninja -DMH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j "$jobs"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	ctest --test-dir build-asan --output-on-failure -j "$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+run_ctest build-asan
 
 echo "== libFuzzer targets (clang), short smoke run"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DMH_FUZZ=ON -DMH_SANITIZE=ON \
@@ -59,6 +72,8 @@ for f in build-fuzz/tests/fuzz_*; do
 	}
 	rm -rf "$corpus" "$corpus.log"
 	echo "fuzz_$name: 20000 runs clean"
+	passed=$((passed + 1))
 done
 
 echo "all checks passed"
+echo "check: $passed passed, 0 failed"

@@ -137,6 +137,30 @@ static mh_status out_too_small(size_t cap)
 	                    "UTF-8 output buffer of %zu bytes is too small", cap);
 }
 
+/* Appends cp at dst[*o] (or only counts it when dst is NULL), keeping room for a NUL. */
+static bool utf8_emit(char *dst, size_t cap, size_t *o, uint32_t cp)
+{
+	if (dst == NULL) {
+		*o += utf8_len(cp);
+		return true;
+	}
+	if (cap - *o < utf8_len(cp) + 1)
+		return false;
+	*o += utf8_put(dst, *o, cp);
+	return true;
+}
+
+static mh_status utf8_finish(char *dst, size_t cap, size_t o, size_t *out_len)
+{
+	if (dst != NULL) {
+		if (cap - o < 1)
+			return out_too_small(cap);
+		dst[o] = '\0';
+	}
+	*out_len = o;
+	return S_OK;
+}
+
 mh_status mh_utf16le_to_utf8(char *dst, size_t dst_cap, const uint8_t *src, size_t units,
                              size_t *out_len)
 {
@@ -160,21 +184,10 @@ mh_status mh_utf16le_to_utf8(char *dst, size_t dst_cap, const uint8_t *src, size
 			                    "0x%04X",
 			                    2 * i, (unsigned)cp);
 		}
-		if (dst != NULL) {
-			if (dst_cap - o < utf8_len(cp) + 1)
-				return out_too_small(dst_cap);
-			o += utf8_put(dst, o, cp);
-		} else {
-			o += utf8_len(cp);
-		}
-	}
-	if (dst != NULL) {
-		if (dst_cap - o < 1)
+		if (!utf8_emit(dst, dst_cap, &o, cp))
 			return out_too_small(dst_cap);
-		dst[o] = '\0';
 	}
-	*out_len = o;
-	return S_OK;
+	return utf8_finish(dst, dst_cap, o, out_len);
 }
 
 /* Windows-1252 0x80..0x9F; 0 marks the five undefined bytes (kept as C1 controls). */
@@ -192,19 +205,8 @@ mh_status mh_cp1252_to_utf8(char *dst, size_t dst_cap, const uint8_t *src, size_
 		uint32_t cp = src[i];
 		if (cp >= 0x80 && cp <= 0x9F && cp1252_high[cp - 0x80] != 0)
 			cp = cp1252_high[cp - 0x80];
-		if (dst != NULL) {
-			if (dst_cap - o < utf8_len(cp) + 1)
-				return out_too_small(dst_cap);
-			o += utf8_put(dst, o, cp);
-		} else {
-			o += utf8_len(cp);
-		}
-	}
-	if (dst != NULL) {
-		if (dst_cap - o < 1)
+		if (!utf8_emit(dst, dst_cap, &o, cp))
 			return out_too_small(dst_cap);
-		dst[o] = '\0';
 	}
-	*out_len = o;
-	return S_OK;
+	return utf8_finish(dst, dst_cap, o, out_len);
 }
