@@ -11,5 +11,6 @@
 #include "mapihttp/proptags.h"
 #include "mapihttp/alloc.h"
 #include "mapihttp/entryid.h"
+#include "mapihttp/lz77.h"
 
 #endif

@@ -1,0 +1,661 @@
+/*
+ * Plain LZ77 (MS-XCA 2.3/2.4, "DIRECT2" in MS-OXCRPC): a bounds-safe fast
+ * decoder, a greedy hash-table encoder, and XorMagic.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "mapihttp/lz77.h"
+#include "util/diag.h"
+
+/*
+ * This file is the one place where untrusted bytes are read without
+ * mh_cursor: a per-byte cursor call would cost the decoder an order of
+ * magnitude. Every raw read below is covered by an explicit margin check;
+ * docs/internals/lz77.md explains the argument.
+ */
+
+#define LZ77_WINDOW    8192u
+#define LZ77_MIN_MATCH 3u
+/* 0xFFFF + 3: the largest length the 16-bit extension can carry. */
+#define LZ77_MAX_MATCH 65538u
+
+#if defined(__GNUC__)
+#define LZ77_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define LZ77_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LZ77_LIKELY(x)   (x)
+#define LZ77_UNLIKELY(x) (x)
+#endif
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LZ77_BIG_ENDIAN 1
+#else
+#define LZ77_BIG_ENDIAN 0
+#endif
+
+static inline uint16_t load_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t load32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t load_le32(const uint8_t *p)
+{
+#if LZ77_BIG_ENDIAN
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+#else
+	return load32(p);
+#endif
+}
+
+static inline void store_le16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void store_le32(uint8_t *p, uint32_t v)
+{
+#if LZ77_BIG_ENDIAN
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+#else
+	memcpy(p, &v, sizeof(v));
+#endif
+}
+
+static inline void copy8(uint8_t *d, const uint8_t *s)
+{
+	uint64_t v;
+	memcpy(&v, s, 8);
+	memcpy(d, &v, 8);
+}
+
+static inline void copy16(uint8_t *d, const uint8_t *s)
+{
+	uint8_t v[16];
+	memcpy(v, s, 16);
+	memcpy(d, v, 16);
+}
+
+/* Number of equal low-order bytes given x = a ^ b != 0 of two little-endian loads. */
+static inline unsigned equal_bytes(uint64_t x)
+{
+#if LZ77_BIG_ENDIAN && defined(__GNUC__)
+	return (unsigned)__builtin_clzll(x) >> 3;
+#elif defined(__GNUC__)
+	return (unsigned)__builtin_ctzll(x) >> 3;
+#else
+	unsigned n = 0;
+#if LZ77_BIG_ENDIAN
+	while (!(x & 0xFF00000000000000u)) {
+		x <<= 8;
+		n++;
+	}
+#else
+	while (!(x & 0xFF)) {
+		x >>= 8;
+		n++;
+	}
+#endif
+	return n;
+#endif
+}
+
+/* ---- decoder ------------------------------------------------------------------------ */
+
+/*
+ * Flag words are read MSB first. The decoder bit-reverses each word once so
+ * that the next match is the lowest set bit: finding it (ctz) and consuming
+ * it (bits &= bits - 1) are then independent one-cycle steps, instead of a
+ * chain of count-leading-zeros and shifts through every item. Bit 32 is a
+ * sentinel: reaching it means the word is used up. q is the next unread bit.
+ */
+static inline uint32_t rev32(uint32_t v)
+{
+	v = ((v >> 1) & 0x55555555u) | ((v & 0x55555555u) << 1);
+	v = ((v >> 2) & 0x33333333u) | ((v & 0x33333333u) << 2);
+	v = ((v >> 4) & 0x0F0F0F0Fu) | ((v & 0x0F0F0F0Fu) << 4);
+#if defined(__GNUC__)
+	return __builtin_bswap32(v);
+#else
+	return (v >> 24) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
+#endif
+}
+
+static inline uint64_t flag_word(const uint8_t *p)
+{
+	return (uint64_t)rev32(load_le32(p)) | ((uint64_t)1 << 32);
+}
+
+static inline unsigned ctz64(uint64_t v)
+{
+#if defined(__GNUC__)
+	return (unsigned)__builtin_ctzll(v);
+#else
+	unsigned n = 0;
+	while (!(v & 1)) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+/*
+ * The fast path runs only while this much input and output remain: one
+ * item reads at most a 32-byte literal block, then a flag word or a match
+ * header of at most 10 bytes, and writes at most 32 literal bytes or a
+ * match plus 32 bytes of overrun (matches longer than the margin take the
+ * exact copy).
+ */
+#define IN_MARGIN  48
+#define OUT_MARGIN 64
+
+/* Smallest multiple of d (1..7) that is at least 8: the step of a pattern copy. */
+static const uint8_t pattern_step[8] = {0, 8, 8, 9, 8, 10, 12, 14};
+
+/*
+ * Copies len bytes from op - dist; may write up to 15 bytes past op + len.
+ * Each chunk reads only bytes that are already final, because the chunk
+ * size never exceeds the (effective) distance.
+ */
+static inline void copy_match_fast(uint8_t *op, size_t dist, size_t len)
+{
+	const uint8_t *m = op - dist;
+	if (LZ77_LIKELY(dist >= 16)) {
+		copy16(op, m);
+		if (LZ77_UNLIKELY(len > 16)) {
+			copy16(op + 16, m + 16);
+			for (size_t k = 32; k < len; k += 16)
+				copy16(op + k, m + k);
+		}
+	} else if (dist >= 8) {
+		copy8(op, m);
+		copy8(op + 8, m + 8);
+		for (size_t k = 16; k < len; k += 8)
+			copy8(op + k, m + k);
+	} else if (dist == 1) {
+		memset(op, m[0], len);
+	} else {
+		/* The first 8 bytes one by one; after them the output repeats with
+		 * a period that is a multiple of dist and at least 8. */
+		for (size_t k = 0; k < 8; k++)
+			op[k] = m[k];
+		size_t step = pattern_step[dist];
+		for (size_t k = 8; k < len; k += 8)
+			copy8(op + k, op + k - step);
+	}
+}
+
+/*
+ * Copies len bytes from op - dist to op, writing nothing past op + len. A
+ * long overlapping match (a run near the end of the output) goes through the
+ * block copy up to 32 bytes before its end, whose overrun stays inside the
+ * match and is then overwritten by the exact tail.
+ */
+static void copy_match_exact(uint8_t *op, size_t dist, size_t len)
+{
+	const uint8_t *m = op - dist;
+	if (dist >= len) {
+		memcpy(op, m, len);
+	} else if (dist == 1) {
+		memset(op, m[0], len);
+	} else {
+		size_t i = 0;
+		if (len > 64) {
+			i = len - 32;
+			copy_match_fast(op, dist, i);
+		}
+		for (; i < len; i++)
+			op[i] = m[i];
+	}
+}
+
+mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
+                             size_t *out_len)
+{
+	if (out_len == NULL)
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_lz77_decompress: out_len must not be NULL");
+	*out_len = 0;
+	if ((dst == NULL && dst_cap > 0) || (src == NULL && src_len > 0))
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_lz77_decompress: NULL buffer with a non-zero size");
+	if (dst_cap == 0 || src_len < 4)
+		return S_OK; /* nothing wanted, or not even one flag word */
+
+	const uint8_t *ip = src;
+	const uint8_t *const iend = src + src_len;
+	uint8_t *op = dst;
+	uint8_t *const oend = dst + dst_cap;
+	const uint8_t *half = NULL; /* byte whose high nibble the next long match uses */
+	const uint8_t *item = src;  /* start of the current match, for messages */
+	const char *field = "";     /* the length field a truncated match lost */
+	size_t dist, len;
+	uint64_t bits = flag_word(ip);
+	unsigned q = 0;
+	ip += 4;
+
+	/* Fast path: no end-of-buffer checks except for long matches. */
+	while (LZ77_LIKELY(iend - ip >= IN_MARGIN && oend - op >= OUT_MARGIN)) {
+		/* The literals before the next 1-bit (none to 32), copied without a
+		 * branch; the fixed-size copy stays inside both margins. */
+		unsigned p = ctz64(bits);
+		unsigned z = p - q;
+		copy16(op, ip);
+		copy16(op + 16, ip + 16);
+		op += z;
+		ip += z;
+		if (LZ77_UNLIKELY(p == 32)) {
+			/* the sentinel: the word ended, at least 16 input bytes remain */
+			bits = flag_word(ip);
+			ip += 4;
+			q = 0;
+			continue;
+		}
+		bits &= bits - 1;
+		q = p + 1;
+		item = ip;
+		unsigned m = load_le16(ip);
+		ip += 2;
+		dist = (m >> 3) + 1;
+		len = m & 7;
+		if (LZ77_UNLIKELY(len == 7)) {
+			if (half == NULL) {
+				half = ip;
+				len = *ip++ & 0x0F;
+			} else {
+				len = *half >> 4;
+				half = NULL;
+			}
+			if (len == 15) {
+				len = *ip++;
+				if (len == 255) {
+					len = load_le16(ip);
+					ip += 2;
+					if (len == 0) {
+						uint32_t l32 = load_le32(ip);
+						ip += 4;
+						if (l32 > dst_cap)
+							goto bad_long;
+						len = l32;
+					}
+					if (len < 15 + 7)
+						goto bad_long;
+					len -= 15 + 7;
+				}
+				len += 15;
+			}
+			len += 7;
+		}
+		len += LZ77_MIN_MATCH;
+		if (LZ77_UNLIKELY(dist > (size_t)(op - dst)))
+			goto bad_dist;
+		if (LZ77_LIKELY(len <= (size_t)(oend - op) - 32)) {
+			copy_match_fast(op, dist, len);
+		} else {
+			if (len > (size_t)(oend - op))
+				goto bad_len;
+			copy_match_exact(op, dist, len);
+		}
+		op += len;
+	}
+
+	/* Slow path: every read and write checked, one item at a time. */
+	for (;;) {
+		if (op == oend)
+			break;
+		if (q == 32) {
+			if (iend - ip < 4)
+				break;
+			bits = flag_word(ip);
+			ip += 4;
+			q = 0;
+		}
+		uint64_t bit = (bits >> q) & 1;
+		q++;
+		if (ip == iend)
+			break; /* a 1-bit here is the end marker; a 0-bit, a short stream */
+		if (!bit) {
+			*op++ = *ip++;
+			continue;
+		}
+		item = ip;
+		if (iend - ip < 2)
+			return mh_error_set(MAPI_E_CORRUPT_DATA, (int64_t)(ip - src),
+			                    "LZ77 match word at input offset %zu is cut off by the "
+			                    "end of the input (%zu bytes)",
+			                    (size_t)(ip - src), src_len);
+		unsigned m = load_le16(ip);
+		ip += 2;
+		dist = (m >> 3) + 1;
+		len = m & 7;
+		if (len == 7) {
+			if (half == NULL) {
+				field = "nibble byte";
+				if (ip == iend)
+					goto truncated;
+				half = ip;
+				len = *ip++ & 0x0F;
+			} else {
+				len = *half >> 4;
+				half = NULL;
+			}
+			if (len == 15) {
+				field = "length byte";
+				if (ip == iend)
+					goto truncated;
+				len = *ip++;
+				if (len == 255) {
+					field = "16-bit length";
+					if (iend - ip < 2)
+						goto truncated;
+					len = load_le16(ip);
+					ip += 2;
+					if (len == 0) {
+						field = "32-bit length";
+						if (iend - ip < 4)
+							goto truncated;
+						uint32_t l32 = load_le32(ip);
+						ip += 4;
+						if (l32 > dst_cap)
+							goto bad_long;
+						len = l32;
+					}
+					if (len < 15 + 7)
+						goto bad_long;
+					len -= 15 + 7;
+				}
+				len += 15;
+			}
+			len += 7;
+		}
+		len += LZ77_MIN_MATCH;
+		if (dist > (size_t)(op - dst))
+			goto bad_dist;
+		if (len > (size_t)(oend - op))
+			goto bad_len;
+		copy_match_exact(op, dist, len);
+		op += len;
+	}
+	*out_len = (size_t)(op - dst);
+	return S_OK;
+
+truncated:
+	return mh_error_set(MAPI_E_CORRUPT_DATA, (int64_t)(ip - src),
+	                    "LZ77 match at input offset %zu: its %s at offset %zu is cut off by "
+	                    "the end of the input (%zu bytes)",
+	                    (size_t)(item - src), field, (size_t)(ip - src), src_len);
+bad_long:
+	return mh_error_set(MAPI_E_CORRUPT_DATA, (int64_t)(item - src),
+	                    "LZ77 match at input offset %zu: invalid extended length (below 22 "
+	                    "or beyond the expected output size %zu)",
+	                    (size_t)(item - src), dst_cap);
+bad_dist:
+	return mh_error_set(MAPI_E_CORRUPT_DATA, (int64_t)(item - src),
+	                    "LZ77 match at input offset %zu: distance %zu reaches before the "
+	                    "start of the output (%zu bytes decoded so far)",
+	                    (size_t)(item - src), dist, (size_t)(op - dst));
+bad_len:
+	return mh_error_set(MAPI_E_CORRUPT_DATA, (int64_t)(item - src),
+	                    "LZ77 match at input offset %zu: length %zu runs past the expected "
+	                    "output size %zu (%zu bytes decoded so far)",
+	                    (size_t)(item - src), len, dst_cap, (size_t)(op - dst));
+}
+
+/* ---- encoder ------------------------------------------------------------------------ */
+
+/* 2^13 two-byte entries: 16 KiB of stack; a larger table gained under 0.5 % on ROP data. */
+#define HASH_BITS 13
+/* Misses before the search starts to skip ahead; keeps incompressible input cheap. */
+#ifndef SKIP_SHIFT
+#ifndef SKIP_SHIFT
+#ifndef SKIP_SHIFT
+#ifndef SKIP_SHIFT
+#define SKIP_SHIFT 5
+#endif
+#endif
+#endif
+#endif
+
+static inline uint32_t hash4(uint32_t v)
+{
+	return (v * 2654435761u) >> (32 - HASH_BITS);
+}
+
+typedef struct {
+	uint8_t *op;    /* next output byte */
+	uint8_t *oend;  /* end of dst */
+	uint8_t *flagp; /* where the current flag word goes */
+	uint8_t *half;  /* byte whose high nibble the next long match fills, or NULL */
+	uint64_t flags; /* bits of the current word, newest lowest */
+	unsigned nbits; /* bits in the current word (0..31) */
+} lz77_writer;
+
+/* Appends one flag bit; a full word is stored and the next one reserved (need counted by caller).
+ */
+static inline void put_bit(lz77_writer *w, unsigned bit)
+{
+	w->flags = (w->flags << 1) | bit;
+	if (++w->nbits == 32) {
+		store_le32(w->flagp, (uint32_t)w->flags);
+		w->flagp = w->op;
+		w->op += 4;
+		w->flags = 0;
+		w->nbits = 0;
+	}
+}
+
+/* Emits n literals; false when they do not fit. */
+static inline bool put_literals(lz77_writer *w, const uint8_t *lit, size_t n, const uint8_t *iend)
+{
+	while (n > 0) {
+		size_t take = 32 - w->nbits;
+		if (take > n)
+			take = n;
+		size_t need = take + (w->nbits + take == 32 ? 4 : 0);
+		size_t room = (size_t)(w->oend - w->op);
+		if (need > room)
+			return false;
+		if (room >= 32 + 4 && (size_t)(iend - lit) >= 32) {
+			copy16(w->op, lit);
+			copy16(w->op + 16, lit + 16);
+		} else {
+			memcpy(w->op, lit, take);
+		}
+		w->op += take;
+		lit += take;
+		n -= take;
+		w->flags <<= take;
+		w->nbits += (unsigned)take;
+		if (w->nbits == 32) {
+			store_le32(w->flagp, (uint32_t)w->flags);
+			w->flagp = w->op;
+			w->op += 4;
+			w->flags = 0;
+			w->nbits = 0;
+		}
+	}
+	return true;
+}
+
+/* Emits a match (1 <= dist <= 8192, 3 <= len <= 65538); false when it does not fit. */
+static inline bool put_match(lz77_writer *w, size_t dist, size_t len)
+{
+	size_t l = len - LZ77_MIN_MATCH;
+	size_t need = 2 + (w->nbits == 31 ? 4 : 0);
+	if (l >= 7) {
+		if (w->half == NULL)
+			need++;
+		if (l >= 7 + 15)
+			need += l >= 7 + 15 + 255 ? 3 : 1;
+	}
+	if (need > (size_t)(w->oend - w->op))
+		return false;
+	uint32_t word = (uint32_t)(dist - 1) << 3;
+	if (l < 7) {
+		store_le16(w->op, word | (uint32_t)l);
+		w->op += 2;
+	} else {
+		store_le16(w->op, word | 7);
+		w->op += 2;
+		size_t nib = l - 7 < 15 ? l - 7 : 15;
+		if (w->half == NULL) {
+			w->half = w->op;
+			*w->op++ = (uint8_t)nib;
+		} else {
+			*w->half |= (uint8_t)(nib << 4);
+			w->half = NULL;
+		}
+		if (nib == 15) {
+			size_t b = l - 7 - 15;
+			if (b < 255) {
+				*w->op++ = (uint8_t)b;
+			} else {
+				*w->op++ = 255;
+				store_le16(w->op, (uint32_t)l);
+				w->op += 2;
+			}
+		}
+	}
+	put_bit(w, 1);
+	return true;
+}
+
+/* Length of the common prefix of a and b, at most limit bytes from b (b > a). */
+static inline size_t match_length(const uint8_t *a, const uint8_t *b, const uint8_t *limit)
+{
+	const uint8_t *start = b;
+	while (limit - b >= 8) {
+		uint64_t x = load64(a) ^ load64(b);
+		if (x != 0)
+			return (size_t)(b - start) + equal_bytes(x);
+		a += 8;
+		b += 8;
+	}
+	while (b < limit && *a == *b) {
+		a++;
+		b++;
+	}
+	return (size_t)(b - start);
+}
+
+mh_status mh_lz77_compress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
+                           size_t *out_len)
+{
+	if (out_len == NULL)
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_lz77_compress: out_len must not be NULL");
+	*out_len = 0;
+	if ((dst == NULL && dst_cap > 0) || (src == NULL && src_len > 0))
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_lz77_compress: NULL buffer with a non-zero size");
+	if (dst_cap < 4)
+		goto too_big;
+
+	lz77_writer w = {dst + 4, dst + dst_cap, dst, NULL, 0, 0};
+	if (src_len == 0)
+		goto finish;
+
+	/* Positions modulo 2^16: a stale or aliased entry only yields a candidate
+	 * that fails the byte comparison, so the table needs no clearing beyond
+	 * this and no rebasing for inputs over 64 KiB. */
+	uint16_t table[1u << HASH_BITS];
+	memset(table, 0, sizeof(table));
+
+	const uint8_t *const iend = src + src_len;
+	const uint8_t *anchor = src; /* first byte not yet emitted */
+	const uint8_t *ip = src;
+
+	if (src_len >= 8) {
+		/* Hash reads 4 bytes; stop while a 4-byte match still fits. */
+		const uint8_t *const hlimit = iend - 4;
+		unsigned misses = 1u << SKIP_SHIFT;
+		while (ip <= hlimit) {
+			uint32_t seq = load32(ip);
+			uint32_t h = hash4(seq);
+			size_t pos = (size_t)(ip - src);
+			size_t dist = (uint16_t)(pos - table[h]);
+			table[h] = (uint16_t)pos;
+			if (dist - 1 >= LZ77_WINDOW || dist > pos || load32(ip - dist) != seq) {
+				size_t step = misses++ >> SKIP_SHIFT;
+				if (step > (size_t)(hlimit - ip))
+					break;
+				ip += step;
+				continue;
+			}
+			misses = 1u << SKIP_SHIFT;
+			/* Grow the match backwards into pending literals. */
+			const uint8_t *mstart = ip;
+			while (mstart > anchor && mstart - dist > src &&
+			       mstart[-1] == (mstart - dist)[-1] &&
+			       (size_t)(ip - mstart) < LZ77_MAX_MATCH - 4)
+				mstart--;
+			const uint8_t *limit = iend;
+			if ((size_t)(limit - mstart) > LZ77_MAX_MATCH)
+				limit = mstart + LZ77_MAX_MATCH;
+			size_t len =
+			    (size_t)(ip - mstart) + 4 + match_length(ip + 4 - dist, ip + 4, limit);
+			if (!put_literals(&w, anchor, (size_t)(mstart - anchor), iend))
+				goto too_big;
+			if (!put_match(&w, dist, len))
+				goto too_big;
+			/* Positions inside the match are not indexed: on row-structured
+			 * data the entries from the previous row are the better ones. */
+			ip = mstart + len;
+			anchor = ip;
+		}
+	}
+	if (!put_literals(&w, anchor, (size_t)(iend - anchor), iend))
+		goto too_big;
+
+finish:
+	/* End marker: the rest of the current word (all of it when it is empty) set to 1. */
+	{
+		unsigned fill = 32 - w.nbits;
+		uint32_t word = (uint32_t)((w.flags << fill) | (((uint64_t)1 << fill) - 1));
+		store_le32(w.flagp, word);
+	}
+	*out_len = (size_t)(w.op - dst);
+	return S_OK;
+
+too_big:
+	return mh_error_set(MAPI_E_TOO_BIG, -1,
+	                    "LZ77 output of %zu input bytes does not fit in %zu bytes", src_len,
+	                    dst_cap);
+}
+
+/* ---- XorMagic --------------------------------------------------------------------- */
+
+void mh_xor_magic(uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+	/* A fixed-size inner block lets -O2's cheap vectoriser turn it into
+	 * full-width vector XORs without an epilogue. */
+	for (; len - i >= 64; i += 64) {
+		uint8_t *p = buf + i;
+		for (size_t j = 0; j < 64; j++)
+			p[j] ^= 0xA5;
+	}
+	for (; i < len; i++)
+		buf[i] ^= 0xA5;
+}
