@@ -164,3 +164,32 @@ void mh_vector_list_free(char **names, long n)
 		free(names[i]);
 	free(names);
 }
+
+uint8_t *mh_vector_read_hex(const char *path, size_t *len)
+{
+	size_t n, o = 0;
+	char *text = read_file(path, &n);
+	uint8_t *out = NULL;
+	if (text == NULL) {
+		fprintf(stderr, "cannot read %s\n", path);
+		return NULL;
+	}
+	/* Drop '#' comment lines, keep the rest for the hex decoder. */
+	for (size_t i = 0; i < n;) {
+		size_t e = i;
+		while (e < n && text[e] != '\n')
+			e++;
+		if (text[i] != '#') {
+			memmove(text + o, text + i, e - i);
+			o += e - i;
+			text[o++] = ' ';
+		}
+		i = e + 1;
+	}
+	if (mh_hex_decode(&out, len, text, o) != 0) {
+		fprintf(stderr, "%s: not hex\n", path);
+		out = NULL;
+	}
+	free(text);
+	return out;
+}

@@ -35,4 +35,12 @@ const char *mh_vector_get(const mh_vector *v, const char *key);
 long mh_vector_list(const char *dir, char ***names);
 void mh_vector_list_free(char **names, long n);
 
+/*
+ * Reads a wire vector (../shared/testdata/wire and gromox format): lines
+ * starting with '#' are comments, the rest is hex with any whitespace.
+ * Returns malloc()ed bytes (free()), or NULL with a message on stderr.
+ * An empty vector gives a non-NULL pointer and *len 0.
+ */
+uint8_t *mh_vector_read_hex(const char *path, size_t *len);
+
 #endif
