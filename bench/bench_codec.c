@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec/rop.h"
 #include "mapihttp/lz77.h"
 #include "mapihttp/status.h"
 
@@ -212,6 +213,115 @@ static void run_memcpy(void *arg, size_t k)
 	sink = j->out[k & (PAYLOAD - 1)];
 }
 
+/*
+ * RopQueryRows decoding: a response of about 32 KiB of contents-table rows
+ * (UTF-16 subject, two PtypTime, three int32, a 46-byte binary EntryID),
+ * built with the encoder, then decoded with its columns into an arena.
+ */
+static const uint32_t qr_tags[] = {0x0037001Fu, 0x0E060040u, 0x30080040u, 0x0E080003u,
+                                   0x0E070003u, 0x00170003u, 0x0FFF0102u};
+#define QR_COLS (sizeof(qr_tags) / sizeof(qr_tags[0]))
+
+typedef struct {
+	const SPropTagArray *cols;
+	const uint8_t *data;
+	size_t len;
+	mh_status last;
+	uint16_t rows;
+} qr_job;
+
+static void run_query_rows(void *arg, size_t k)
+{
+	qr_job *j = arg;
+	mh_arena a;
+	mh_cursor c;
+	mh_rop_response r;
+	mh_rop_response_hint hint = {NULL, j->cols};
+	mh_arena_init(&a, 0);
+	mh_cursor_init(&c, j->data, j->len, MAPI_E_CORRUPT_DATA);
+	j->last = mh_rop_response_pull(&c, &a, &hint, &r);
+	if (j->last == S_OK)
+		sink =
+		    (uint8_t)r.u.query_rows.rows[k % r.u.query_rows.row_count].lpProps[3].Value.l;
+	mh_arena_free(&a);
+}
+
+static int bench_query_rows(void)
+{
+	static const char *const topic[] = {"Quarterly report", "Budget review", "Team meeting",
+	                                    "Project status", "Travel request"};
+	static uint8_t eid[400][46];
+	static char subj[400][64];
+	static SPropValue props[400][QR_COLS];
+	static mh_prop_row rows[400];
+	static struct {
+		uint32_t cValues;
+		uint32_t aulPropTag[QR_COLS];
+	} cols;
+	uint64_t s = 5, ft = 0x01DA5E0C4B3A0000u;
+	mh_buf b = MH_BUF_INIT;
+	mh_rop_response r;
+	unsigned n = 0;
+
+	cols.cValues = QR_COLS;
+	memcpy(cols.aulPropTag, qr_tags, sizeof(qr_tags));
+	memset(&r, 0, sizeof(r));
+	r.rop_id = MH_ROP_QUERY_ROWS;
+	r.handle_index = 1;
+	r.u.query_rows.origin = 1;
+	r.u.query_rows.columns = (const SPropTagArray *)(const void *)&cols;
+	r.u.query_rows.rows = rows;
+	/* Add rows while the encoded response stays within 32 KiB. */
+	for (; n < 400; n++) {
+		SPropValue *p = props[n];
+		snprintf(subj[n], sizeof(subj[n]), "%s%s %u",
+		         rng_next(&s) % 3 ? "" : "RE: ", topic[rng_next(&s) % 5],
+		         (unsigned)(rng_next(&s) % 10000));
+		memset(eid[n], 0, sizeof(eid[n]));
+		for (int k = 4; k < 46; k++)
+			eid[n][k] = (uint8_t)(k < 38 ? (uint64_t)(0x40 + k) : rng_next(&s));
+		ft += 600000000u + rng_next(&s) % 36000000000u;
+		for (unsigned k = 0; k < QR_COLS; k++)
+			p[k].ulPropTag = qr_tags[k];
+		p[0].Value.lpszW = subj[n];
+		p[1].Value.ft.dwLowDateTime = (uint32_t)ft;
+		p[1].Value.ft.dwHighDateTime = (uint32_t)(ft >> 32);
+		p[2].Value.ft = p[1].Value.ft;
+		p[3].Value.l = (int32_t)(1000 + rng_next(&s) % 90000);
+		p[4].Value.l = rng_next(&s) % 3 ? 1 : 3;
+		p[5].Value.l = 1;
+		p[6].Value.bin.cb = 46;
+		p[6].Value.bin.lpb = eid[n];
+		rows[n].flag = 0;
+		rows[n].cValues = QR_COLS;
+		rows[n].lpProps = p;
+		r.u.query_rows.row_count = (uint16_t)(n + 1);
+		b.len = 0;
+		mh_rop_response_push(&b, &r);
+		if (mh_buf_status(&b) != S_OK) {
+			fprintf(stderr, "query_rows: encoding failed\n");
+			return 1;
+		}
+		if (b.len > PAYLOAD)
+			break;
+	}
+	r.u.query_rows.row_count = (uint16_t)n;
+	b.len = 0;
+	mh_rop_response_push(&b, &r);
+	qr_job j = {r.u.query_rows.columns, b.data, b.len, S_OK, (uint16_t)n};
+	run_query_rows(&j, 0);
+	if (j.last != S_OK) {
+		fprintf(stderr, "query_rows: decoding failed\n");
+		mh_buf_free(&b);
+		return 1;
+	}
+	double calls = timed(run_query_rows, &j);
+	printf("rop_query_rows_decode: %.0f rows/s (%u rows, %zu bytes per response, %.1f MB/s)\n",
+	       calls * n, n, b.len, calls * (double)b.len / 1e6);
+	mh_buf_free(&b);
+	return 0;
+}
+
 int main(void)
 {
 	static const char *const names[] = {"rop", "text", "random", "zeros"};
@@ -243,5 +353,5 @@ int main(void)
 		printf("xor_magic %s: %.1f MB/s\n", names[b], timed(run_xor, &j) * mb);
 		printf("memcpy %s: %.1f MB/s\n", names[b], timed(run_memcpy, &j) * mb);
 	}
-	return 0;
+	return bench_query_rows();
 }

@@ -41,8 +41,8 @@ typedef enum mh_pv_flavor {
  * be NULL for MH_PV_ROP. PT_UNSPECIFIED and PT_MV_INSTANCE bits are not
  * value types: MAPI_E_CORRUPT_DATA (pull) / MAPI_E_INVALID_TYPE (push).
  * Pull errors: MAPI_E_CORRUPT_DATA (truncated, count larger than the bytes
- * left, invalid UTF-16, unknown type), MAPI_E_TOO_BIG (arena cap),
- * MAPI_E_NOT_ENOUGH_MEMORY.
+ * left, invalid UTF-16, unknown type), MAPI_E_NO_SUPPORT (PT_SRESTRICT,
+ * PT_ACTIONS), MAPI_E_TOO_BIG (arena cap), MAPI_E_NOT_ENOUGH_MEMORY.
  */
 mh_status mh_pv_value_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t type, union _PV *v,
                            bool *present);

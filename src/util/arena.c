@@ -42,19 +42,20 @@ void mh_arena_free(mh_arena *a)
 mh_status mh_arena_alloc(mh_arena *a, size_t n, void **out)
 {
 	size_t cap = a->cap ? a->cap : MH_ARENA_DEFAULT_CAP;
-	size_t need = (n + ALIGN - 1) & ~(ALIGN - 1);
+	size_t need;
 	chunk *c = a->head;
 
 	*out = NULL;
-	if (n > cap || need > cap - a->used)
-		return mh_error_set(MAPI_E_TOO_BIG, -1,
-		                    "decoded data would exceed the %zu-byte cap (%zu bytes in use, "
-		                    "%zu more asked)",
-		                    cap, a->used, n);
-	if (need == 0)
-		need = ALIGN;
+	/* Even a zero-byte request takes one aligned slot, and it counts. */
+	if (n > cap || n > SIZE_MAX - ALIGN)
+		goto too_big;
+	need = n == 0 ? ALIGN : (n + ALIGN - 1) & ~(ALIGN - 1);
+	if (a->used > cap || need > cap - a->used)
+		goto too_big;
 	if (c == NULL || c->size - c->pos < need) {
 		size_t size = need > CHUNK_MIN ? need : CHUNK_MIN;
+		if (size > SIZE_MAX - sizeof(chunk))
+			goto too_big;
 		c = mh_malloc(sizeof(chunk) + size);
 		if (c == NULL)
 			return mh_error_oom();
@@ -68,6 +69,13 @@ mh_status mh_arena_alloc(mh_arena *a, size_t n, void **out)
 	c->pos += need;
 	a->used += need;
 	return S_OK;
+
+too_big:
+	return mh_error_set(
+	    MAPI_E_TOO_BIG, -1,
+	    "decoded data would exceed the %zu-byte cap (%zu bytes in use, %zu more "
+	    "asked)",
+	    cap, a->used, n);
 }
 
 mh_status mh_arena_array(mh_arena *a, size_t count, size_t size, void **out)
