@@ -31,14 +31,6 @@ static uint8_t *load(const char *path, size_t *len)
 	return p;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15u);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
 /* The eight bodies behind one interface, for the generic tests. */
 enum body {
 	CONNECT_REQ,
@@ -205,32 +197,6 @@ static void test_emsmdb__execute_vectors(void **state)
 
 /* ---- gromox captures ---------------------------------------------------------------- */
 
-static int capture_request_type(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	int found = 0;
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "# X-RequestType: ", 17) == 0) {
-			size_t k = strcspn(line + 17, "\r\n");
-			if (k >= cap)
-				k = cap - 1;
-			memcpy(out, line + 17, k);
-			out[k] = '\0';
-			found = 1;
-			break;
-		}
-	fclose(f);
-	return found;
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
 static void test_emsmdb__gromox_bodies(void **state)
 {
 	(void)state;
@@ -239,12 +205,13 @@ static void test_emsmdb__gromox_bodies(void **state)
 	assert_true(count > 0);
 	int seen[N_BODIES] = {0};
 	for (long i = 0; i < count; i++) {
-		bool req = has_suffix(names[i], ".req"), resp = has_suffix(names[i], ".resp-body");
+		bool req = mh_vector_has_suffix(names[i], ".req"),
+		     resp = mh_vector_has_suffix(names[i], ".resp-body");
 		char path[512], type[64];
 		if (!req && !resp)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s.hex", GROMOX_DIR, names[i]);
-		if (!capture_request_type(path, type, sizeof(type)))
+		if (!mh_vector_request_type(path, type, sizeof(type)))
 			continue;
 		enum body k;
 		if (strcmp(type, "Connect") == 0)
@@ -467,11 +434,11 @@ static void test_emsmdb__errors(void **state)
 
 static char *rand_ascii(mh_arena *a, uint64_t *seed, size_t max)
 {
-	size_t n = (size_t)(rng_next(seed) % (max + 1));
+	size_t n = (size_t)(mh_test_rng_next(seed) % (max + 1));
 	char *s;
 	assert_int_equal(mh_arena_alloc(a, n + 1, (void **)&s), S_OK);
 	for (size_t i = 0; i < n; i++)
-		s[i] = (char)(0x20 + rng_next(seed) % 0x5F);
+		s[i] = (char)(0x20 + mh_test_rng_next(seed) % 0x5F);
 	return s;
 }
 
@@ -479,23 +446,23 @@ static char *rand_utf8(mh_arena *a, uint64_t *seed, size_t max)
 {
 	static const char *const parts[] = {
 	    "A", "z", " ", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xE6\x97\xA5"};
-	size_t n = (size_t)(rng_next(seed) % (max + 1));
+	size_t n = (size_t)(mh_test_rng_next(seed) % (max + 1));
 	char *s;
 	assert_int_equal(mh_arena_alloc(a, 4 * n + 1, (void **)&s), S_OK);
 	s[0] = '\0';
 	for (size_t i = 0; i < n; i++)
-		strcat(s, parts[rng_next(seed) % 7]);
+		strcat(s, parts[mh_test_rng_next(seed) % 7]);
 	return s;
 }
 
 static mh_emsmdb_bytes rand_bytes(mh_arena *a, uint64_t *seed, size_t max)
 {
-	mh_emsmdb_bytes v = {NULL, (uint32_t)(rng_next(seed) % (max + 1))};
+	mh_emsmdb_bytes v = {NULL, (uint32_t)(mh_test_rng_next(seed) % (max + 1))};
 	if (v.len) {
 		uint8_t *p;
 		assert_int_equal(mh_arena_alloc(a, v.len, (void **)&p), S_OK);
 		for (uint32_t i = 0; i < v.len; i++)
-			p[i] = (uint8_t)rng_next(seed);
+			p[i] = (uint8_t)mh_test_rng_next(seed);
 		v.data = p;
 	}
 	return v;
@@ -506,9 +473,9 @@ static void rand_body(enum body k, any_body *v, mh_arena *a, uint64_t *seed)
 	memset(v, 0, sizeof(*v));
 	uint32_t r[5];
 	for (int i = 0; i < 5; i++)
-		r[i] = (uint32_t)rng_next(seed);
+		r[i] = (uint32_t)mh_test_rng_next(seed);
 	/* responses: mostly success, sometimes the failure form */
-	uint32_t sc = rng_next(seed) % 4 == 0 ? (r[0] | 1) : 0;
+	uint32_t sc = mh_test_rng_next(seed) % 4 == 0 ? (r[0] | 1) : 0;
 	switch (k) {
 	case CONNECT_REQ:
 		v->connect_req = (mh_emsmdb_connect_request){
@@ -698,7 +665,7 @@ static void test_emsmdb__truncations_and_flips(void **state)
 			uint8_t *d = malloc(n);
 			assert_non_null(d);
 			memcpy(d, p, n);
-			size_t bit = (size_t)(rng_next(&seed) % (n * 8));
+			size_t bit = (size_t)(mh_test_rng_next(&seed) % (n * 8));
 			d[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			mh_status st = pull_body(vec[f].k, d, n, &a, &v);
 			assert_true(st == S_OK || st == MAPI_E_CORRUPT_DATA);

@@ -31,20 +31,6 @@ static uint8_t *load(const char *path, size_t *len)
 	return p;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15u);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
 /* ---- event recording -------------------------------------------------------------------- */
 
 typedef struct record {
@@ -129,7 +115,9 @@ static void run(const uint8_t *p, size_t n, int mode, uint64_t seed, outcome *o)
 	size_t at = 0;
 	mh_status st = S_OK;
 	while (at < n && st == S_OK) {
-		size_t k = mode == 0 ? n : mode == 1 ? 1 : 1 + (size_t)(rng_next(&seed) % 97);
+		size_t k = mode == 0   ? n
+		           : mode == 1 ? 1
+		                       : 1 + (size_t)(mh_test_rng_next(&seed) % 97);
 		if (k > n - at)
 			k = n - at;
 		/* exact heap copies of each piece, for ASan */
@@ -214,7 +202,7 @@ static void test_mapihttp__gromox_streams(void **state)
 	assert_true(count > 0);
 	int framed = 0, unframed = 0, with_body = 0;
 	for (long i = 0; i < count; i++) {
-		if (!has_suffix(names[i], ".resp"))
+		if (!mh_vector_has_suffix(names[i], ".resp"))
 			continue;
 		char path[512], inner[2048];
 		snprintf(path, sizeof(path), "%s/%s.hex", GROMOX_DIR, names[i]);
@@ -471,7 +459,7 @@ static void test_mapihttp__random_streams(void **state)
 		mh_buf b = MH_BUF_INIT;
 		char expect[8192];
 		size_t el = 0;
-		unsigned pend = (unsigned)(rng_next(&seed) % 5);
+		unsigned pend = (unsigned)(mh_test_rng_next(&seed) % 5);
 		mh_mapihttp_push_line(&b, MH_MAPIHTTP_EV_PROCESSING);
 		el += (size_t)snprintf(expect + el, sizeof(expect) - el, "PROCESSING@0\n");
 		for (unsigned i = 0; i < pend; i++) {
@@ -481,20 +469,20 @@ static void test_mapihttp__random_streams(void **state)
 		}
 		el += (size_t)snprintf(expect + el, sizeof(expect) - el, "DONE@%zu\n", b.len);
 		mh_mapihttp_push_line(&b, MH_MAPIHTTP_EV_DONE);
-		unsigned nmeta = (unsigned)(rng_next(&seed) % 6);
+		unsigned nmeta = (unsigned)(mh_test_rng_next(&seed) % 6);
 		for (unsigned i = 0; i < nmeta; i++) {
 			char name[16], value[64];
 			snprintf(name, sizeof(name), "X-H%u", i);
-			size_t vl = (size_t)(rng_next(&seed) % 40);
+			size_t vl = (size_t)(mh_test_rng_next(&seed) % 40);
 			for (size_t k = 0; k < vl; k++)
-				value[k] = (char)('!' + rng_next(&seed) % 90);
+				value[k] = (char)('!' + mh_test_rng_next(&seed) % 90);
 			value[vl] = '\0';
 			el += (size_t)snprintf(expect + el, sizeof(expect) - el,
 			                       "META@%zu [%s]=[%s]\n", b.len, name, value);
 			mh_mapihttp_push_meta(&b, name, value);
 		}
-		uint32_t rc = (uint32_t)rng_next(&seed);
-		if (rng_next(&seed) & 1) {
+		uint32_t rc = (uint32_t)mh_test_rng_next(&seed);
+		if (mh_test_rng_next(&seed) & 1) {
 			el += (size_t)snprintf(expect + el, sizeof(expect) - el,
 			                       "META@%zu [X-ResponseCode]=[%lu]\n", b.len,
 			                       (unsigned long)rc);
@@ -504,9 +492,9 @@ static void test_mapihttp__random_streams(void **state)
 		}
 		el += (size_t)snprintf(expect + el, sizeof(expect) - el, "END@%zu\n", b.len);
 		mh_mapihttp_push_meta_end(&b);
-		size_t body_at = b.len, bl = (size_t)(rng_next(&seed) % 3000);
+		size_t body_at = b.len, bl = (size_t)(mh_test_rng_next(&seed) % 3000);
 		for (size_t k = 0; k < bl; k++)
-			mh_buf_u8(&b, (uint8_t)rng_next(&seed));
+			mh_buf_u8(&b, (uint8_t)mh_test_rng_next(&seed));
 		assert_int_equal(mh_buf_status(&b), S_OK);
 
 		outcome o;
@@ -716,7 +704,7 @@ static void test_mapihttp__gromox_request_headers(void **state)
 	long count = mh_vector_list(GROMOX_DIR, &names);
 	int checked = 0;
 	for (long i = 0; i < count; i++) {
-		if (!has_suffix(names[i], ".req"))
+		if (!mh_vector_has_suffix(names[i], ".req"))
 			continue;
 		char path[512];
 		snprintf(path, sizeof(path), "%s/%s.hex", GROMOX_DIR, names[i]);

@@ -1250,14 +1250,6 @@ static void test_rop__truncations(void **state)
 	}
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15u);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
 static void test_rop__bit_flips(void **state)
 {
 	(void)state;
@@ -1272,9 +1264,9 @@ static void test_rop__bit_flips(void **state)
 			uint8_t *copy = malloc(n);
 			assert_non_null(copy);
 			memcpy(copy, resp ? cp.resp : cp.req, n);
-			int flips = 1 + (int)(rng_next(&seed) % 4);
+			int flips = 1 + (int)(mh_test_rng_next(&seed) % 4);
 			for (int k = 0; k < flips; k++) {
-				uint64_t x = rng_next(&seed);
+				uint64_t x = mh_test_rng_next(&seed);
 				copy[x % n] ^= (uint8_t)(1u << ((x >> 32) % 8));
 			}
 			mh_arena a = MH_ARENA_INIT;
@@ -1318,7 +1310,7 @@ typedef struct gen {
 
 static uint32_t below(gen *g, uint32_t n)
 {
-	return (uint32_t)(rng_next(&g->seed) % n);
+	return (uint32_t)(mh_test_rng_next(&g->seed) % n);
 }
 
 static void *galloc(gen *g, size_t n)
@@ -1356,14 +1348,14 @@ static SBinary gen_bin(gen *g, size_t max)
 	b.cb = below(g, (uint32_t)max + 1);
 	b.lpb = galloc(g, b.cb);
 	for (uint32_t i = 0; i < b.cb; i++)
-		b.lpb[i] = (uint8_t)rng_next(&g->seed);
+		b.lpb[i] = (uint8_t)mh_test_rng_next(&g->seed);
 	return b;
 }
 
 static GUID gen_guid(gen *g)
 {
 	GUID x;
-	uint64_t r = rng_next(&g->seed), s = rng_next(&g->seed);
+	uint64_t r = mh_test_rng_next(&g->seed), s = mh_test_rng_next(&g->seed);
 	x.Data1 = (uint32_t)r;
 	x.Data2 = (uint16_t)(r >> 32);
 	x.Data3 = (uint16_t)(r >> 48);
@@ -1382,7 +1374,7 @@ static SPropTagArray *gen_tags(gen *g, uint32_t max, bool typed)
 	t->cValues = n;
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t type = typed ? col_types[below(g, sizeof(col_types) / 2)]
-		                      : (uint16_t)rng_next(&g->seed);
+		                      : (uint16_t)mh_test_rng_next(&g->seed);
 		t->aulPropTag[i] = PROP_TAG(type, 0x3000 + below(g, 0x4000));
 	}
 	return t;
@@ -1391,7 +1383,7 @@ static SPropTagArray *gen_tags(gen *g, uint32_t max, bool typed)
 static void gen_value(gen *g, uint16_t type, union _PV *v)
 {
 	memset(v, 0, sizeof(*v));
-	uint64_t r = rng_next(&g->seed);
+	uint64_t r = mh_test_rng_next(&g->seed);
 	switch (type) {
 	case PT_I2:
 		v->i = (int16_t)r;
@@ -1430,7 +1422,7 @@ static void gen_value(gen *g, uint16_t type, union _PV *v)
 		v->MVl.cValues = below(g, 5);
 		v->MVl.lpl = galloc(g, v->MVl.cValues * sizeof(int32_t));
 		for (uint32_t i = 0; i < v->MVl.cValues; i++)
-			v->MVl.lpl[i] = (int32_t)rng_next(&g->seed);
+			v->MVl.lpl[i] = (int32_t)mh_test_rng_next(&g->seed);
 		break;
 	default:
 		fail_msg("no generator for type 0x%04x", type);
@@ -1495,28 +1487,28 @@ static void gen_request(gen *g, uint8_t id, mh_rop_request *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->rop_id = id;
-	q->logon_id = (uint8_t)rng_next(&g->seed);
+	q->logon_id = (uint8_t)mh_test_rng_next(&g->seed);
 	if (id != MH_ROP_LOGON)
-		q->in_handle_index = (uint8_t)rng_next(&g->seed);
+		q->in_handle_index = (uint8_t)mh_test_rng_next(&g->seed);
 	if (mh_rop_creates_object(id))
-		q->out_handle_index = (uint8_t)rng_next(&g->seed);
-	uint64_t r = rng_next(&g->seed);
+		q->out_handle_index = (uint8_t)mh_test_rng_next(&g->seed);
+	uint64_t r = mh_test_rng_next(&g->seed);
 	switch (id) {
 	case MH_ROP_LOGON:
 		q->u.logon.logon_flags = (uint8_t)r;
 		q->u.logon.open_flags = (uint32_t)(r >> 8);
-		q->u.logon.store_state = (uint32_t)rng_next(&g->seed);
+		q->u.logon.store_state = (uint32_t)mh_test_rng_next(&g->seed);
 		q->u.logon.essdn = below(g, 4) ? gen_ascii(g, 120) : NULL;
 		break;
 	case MH_ROP_OPEN_FOLDER:
 		q->u.open_folder.folder_id = r;
-		q->u.open_folder.open_mode_flags = (uint8_t)rng_next(&g->seed);
+		q->u.open_folder.open_mode_flags = (uint8_t)mh_test_rng_next(&g->seed);
 		break;
 	case MH_ROP_OPEN_MESSAGE:
 		q->u.open_message.code_page_id = (uint16_t)r;
-		q->u.open_message.folder_id = rng_next(&g->seed);
+		q->u.open_message.folder_id = mh_test_rng_next(&g->seed);
 		q->u.open_message.open_mode_flags = (uint8_t)(r >> 16);
-		q->u.open_message.message_id = rng_next(&g->seed);
+		q->u.open_message.message_id = mh_test_rng_next(&g->seed);
 		break;
 	case MH_ROP_GET_HIERARCHY_TABLE:
 	case MH_ROP_GET_CONTENTS_TABLE:
@@ -1550,7 +1542,7 @@ static void gen_request(gen *g, uint8_t id, mh_rop_request *q)
 		q->u.sort_table.sort_order_count = n;
 		q->u.sort_table.sort_orders = galloc(g, n * sizeof(mh_rop_sort_order));
 		for (uint16_t i = 0; i < n; i++) {
-			q->u.sort_table.sort_orders[i].tag = (uint32_t)rng_next(&g->seed);
+			q->u.sort_table.sort_orders[i].tag = (uint32_t)mh_test_rng_next(&g->seed);
 			q->u.sort_table.sort_orders[i].order = (uint8_t)below(g, 3);
 		}
 		break;
@@ -1657,7 +1649,7 @@ static void gen_recipients(gen *g, uint8_t n, mh_rop_recipient_row **out)
 {
 	*out = galloc(g, n * sizeof(mh_rop_recipient_row));
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t r = rng_next(&g->seed);
+		uint64_t r = mh_test_rng_next(&g->seed);
 		(*out)[i].row_id = (uint32_t)r;
 		(*out)[i].recipient_type = (uint8_t)(r >> 32);
 		(*out)[i].code_page_id = (uint16_t)(r >> 40);
@@ -1686,7 +1678,7 @@ static void gen_response(gen *g, uint8_t id, mh_rop_response *r, mh_rop_request 
 	gen_request(g, MH_ROP_HAS_GENERIC_HEADER(id) ? id : MH_ROP_RELEASE, q);
 	r->rop_id = id;
 	*cols = NULL;
-	uint64_t x = rng_next(&g->seed);
+	uint64_t x = mh_test_rng_next(&g->seed);
 	switch (id) {
 	case MH_ROP_BUFFER_TOO_SMALL:
 		r->u.buffer_too_small.size_needed = (uint16_t)x;
@@ -1698,8 +1690,8 @@ static void gen_response(gen *g, uint8_t id, mh_rop_response *r, mh_rop_request 
 		r->u.backoff.rop_count = (uint8_t)below(g, 4);
 		r->u.backoff.rops = galloc(g, r->u.backoff.rop_count * sizeof(mh_rop_backoff_rop));
 		for (unsigned i = 0; i < r->u.backoff.rop_count; i++) {
-			r->u.backoff.rops[i].rop_id = (uint8_t)rng_next(&g->seed);
-			r->u.backoff.rops[i].duration = (uint32_t)rng_next(&g->seed);
+			r->u.backoff.rops[i].rop_id = (uint8_t)mh_test_rng_next(&g->seed);
+			r->u.backoff.rops[i].duration = (uint32_t)mh_test_rng_next(&g->seed);
 		}
 		r->u.backoff.additional_data = gen_bin(g, 10);
 		return;
@@ -1710,7 +1702,8 @@ static void gen_response(gen *g, uint8_t id, mh_rop_response *r, mh_rop_request 
 		break;
 	}
 	r->handle_index = mh_rop_creates_object(id) ? q->out_handle_index : q->in_handle_index;
-	r->return_value = below(g, 5) == 0 ? (mh_status)(uint32_t)(rng_next(&g->seed) | 1) : S_OK;
+	r->return_value =
+	    below(g, 5) == 0 ? (mh_status)(uint32_t)(mh_test_rng_next(&g->seed) | 1) : S_OK;
 	switch (id) {
 	case MH_ROP_LOGON: {
 		uint32_t kind = below(g, 4);
@@ -1729,7 +1722,7 @@ static void gen_response(gen *g, uint8_t id, mh_rop_response *r, mh_rop_request 
 		q->u.logon.logon_flags = kind == 2 ? MH_LOGON_FLAG_PRIVATE : 0;
 		r->u.logon.logon_flags = (uint8_t)x;
 		for (unsigned i = 0; i < MH_LOGON_FID_COUNT; i++)
-			r->u.logon.folder_ids[i] = rng_next(&g->seed);
+			r->u.logon.folder_ids[i] = mh_test_rng_next(&g->seed);
 		r->u.logon.repl_id = (uint16_t)(x >> 8);
 		r->u.logon.repl_guid = gen_guid(g);
 		if (!r->u.logon.is_private) {
@@ -1738,10 +1731,10 @@ static void gen_response(gen *g, uint8_t id, mh_rop_response *r, mh_rop_request 
 		}
 		r->u.logon.response_flags = (uint8_t)(x >> 24);
 		r->u.logon.mailbox_guid = gen_guid(g);
-		uint64_t t = rng_next(&g->seed);
+		uint64_t t = mh_test_rng_next(&g->seed);
 		memcpy(&r->u.logon.logon_time.seconds, &t, 6);
 		r->u.logon.logon_time.year = (uint16_t)(t >> 48);
-		r->u.logon.gwart_time = rng_next(&g->seed);
+		r->u.logon.gwart_time = mh_test_rng_next(&g->seed);
 		r->u.logon.store_state = (uint32_t)(x >> 32);
 		break;
 	}
@@ -1906,7 +1899,7 @@ static void test_rop__random_buffers(void **state)
 		                            NULL};
 		rb.handles = galloc(&g, rb.handle_count * 4u);
 		for (uint32_t i = 0; i < rb.handle_count; i++)
-			rb.handles[i] = (uint32_t)rng_next(&g.seed);
+			rb.handles[i] = (uint32_t)mh_test_rng_next(&g.seed);
 		for (uint32_t i = 0; i < n; i++)
 			gen_request(&g, request_ids[below(&g, N_REQUEST_IDS)], &rb.rops[i]);
 

@@ -31,14 +31,6 @@ static uint8_t *load(const char *path, size_t *len)
 	return p;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15u);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-	return z ^ (z >> 31);
-}
-
 static uint16_t le16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
@@ -149,34 +141,6 @@ static void test_rpc_ext__constructed_vectors(void **state)
 	free(logon);
 }
 
-/* Request type of a capture, from its "# X-RequestType: ..." comment line. */
-static int capture_request_type(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	int found = 0;
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "# X-RequestType: ", 17) == 0) {
-			size_t k = strcspn(line + 17, "\r\n");
-			if (k >= cap)
-				k = cap - 1;
-			memcpy(out, line + 17, k);
-			out[k] = '\0';
-			found = 1;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
 /* Every RopBuffer gromox sent or received decodes, and the plain ones re-encode. */
 static void test_rpc_ext__gromox_rop_buffers(void **state)
 {
@@ -186,12 +150,14 @@ static void test_rpc_ext__gromox_rop_buffers(void **state)
 	assert_true(n > 0);
 	int requests = 0, responses = 0, compressed = 0, reencoded = 0;
 	for (long i = 0; i < n; i++) {
-		bool req = has_suffix(names[i], ".req"), resp = has_suffix(names[i], ".resp-body");
+		bool req = mh_vector_has_suffix(names[i], ".req"),
+		     resp = mh_vector_has_suffix(names[i], ".resp-body");
 		char path[512], type[64];
 		if (!req && !resp)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s.hex", GROMOX_DIR, names[i]);
-		if (!capture_request_type(path, type, sizeof(type)) || strcmp(type, "Execute") != 0)
+		if (!mh_vector_request_type(path, type, sizeof(type)) ||
+		    strcmp(type, "Execute") != 0)
 			continue;
 		size_t len;
 		uint8_t *body = load(path, &len);
@@ -315,7 +281,7 @@ static void test_rpc_ext__push_rules(void **state)
 	uint8_t rnd[300];
 	uint64_t seed = 7;
 	for (size_t i = 0; i < sizeof(rnd); i++)
-		rnd[i] = (uint8_t)rng_next(&seed);
+		rnd[i] = (uint8_t)mh_test_rng_next(&seed);
 	mh_rpc_ext_options o = MH_RPC_EXT_OPTIONS_INIT;
 	o.compress = true;
 	assert_int_equal(mh_rpc_ext_push(&b, rnd, sizeof(rnd), &o), S_OK);
@@ -371,13 +337,13 @@ static void fill_payload(uint8_t *p, size_t n, int kind, uint64_t *seed)
 	for (size_t i = 0; i < n; i++) {
 		switch (kind) {
 		case 0:
-			p[i] = (uint8_t)rng_next(seed);
+			p[i] = (uint8_t)mh_test_rng_next(seed);
 			break;
 		case 1:
 			p[i] = (uint8_t)("abcabd"[i % 6]);
 			break;
 		case 2:
-			p[i] = (uint8_t)(i % 7 == 0 ? rng_next(seed) : 0);
+			p[i] = (uint8_t)(i % 7 == 0 ? mh_test_rng_next(seed) : 0);
 			break;
 		default:
 			p[i] = (uint8_t)(i / 64);
@@ -392,13 +358,14 @@ static void test_rpc_ext__random_round_trips(void **state)
 	uint8_t *payload = malloc(200000);
 	assert_non_null(payload);
 	for (int iter = 0; iter < 400; iter++) {
-		size_t len = (size_t)(rng_next(&seed) % (iter < 300 ? 3000 : 200000));
-		int kind = (int)(rng_next(&seed) % 4);
+		size_t len = (size_t)(mh_test_rng_next(&seed) % (iter < 300 ? 3000 : 200000));
+		int kind = (int)(mh_test_rng_next(&seed) % 4);
 		fill_payload(payload, len, kind, &seed);
 		mh_rpc_ext_options o = MH_RPC_EXT_OPTIONS_INIT;
-		o.compress = rng_next(&seed) & 1;
-		o.xor_magic = rng_next(&seed) & 1;
-		o.max_payload = rng_next(&seed) & 1 ? 0 : 1 + (size_t)(rng_next(&seed) % 5000);
+		o.compress = mh_test_rng_next(&seed) & 1;
+		o.xor_magic = mh_test_rng_next(&seed) & 1;
+		o.max_payload =
+		    mh_test_rng_next(&seed) & 1 ? 0 : 1 + (size_t)(mh_test_rng_next(&seed) % 5000);
 		mh_buf b = MH_BUF_INIT;
 		assert_int_equal(mh_rpc_ext_push(&b, len ? payload : NULL, len, &o), S_OK);
 		mh_arena a;
@@ -545,9 +512,9 @@ static void test_rpc_ext__truncations_and_flips(void **state)
 			uint8_t *d = malloc(n);
 			assert_non_null(d);
 			memcpy(d, v, n);
-			int flips = 1 + (int)(rng_next(&seed) % 3);
+			int flips = 1 + (int)(mh_test_rng_next(&seed) % 3);
 			for (int j = 0; j < flips; j++) {
-				size_t bit = (size_t)(rng_next(&seed) % (n * 8));
+				size_t bit = (size_t)(mh_test_rng_next(&seed) % (n * 8));
 				d[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			}
 			mh_arena_init(&a, 0);

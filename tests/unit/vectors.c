@@ -193,3 +193,39 @@ uint8_t *mh_vector_read_hex(const char *path, size_t *len)
 	free(text);
 	return out;
 }
+
+bool mh_vector_has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+int mh_vector_request_type(const char *path, char *out, size_t cap)
+{
+	static const char key[] = "# X-RequestType: ";
+	char line[1024];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL || cap == 0)
+		return f != NULL ? (fclose(f), 0) : 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, sizeof(key) - 1) != 0)
+			continue;
+		size_t k = strcspn(line + sizeof(key) - 1, "\r\n");
+		if (k >= cap)
+			k = cap - 1;
+		memcpy(out, line + sizeof(key) - 1, k);
+		out[k] = '\0';
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+uint64_t mh_test_rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+	return z ^ (z >> 31);
+}

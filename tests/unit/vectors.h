@@ -5,6 +5,7 @@
 #ifndef MH_TESTS_VECTORS_H
 #define MH_TESTS_VECTORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +43,17 @@ void mh_vector_list_free(char **names, long n);
  * An empty vector gives a non-NULL pointer and *len 0.
  */
 uint8_t *mh_vector_read_hex(const char *path, size_t *len);
+
+/* True when s ends with suf. */
+bool mh_vector_has_suffix(const char *s, const char *suf);
+
+/*
+ * The X-RequestType of a capture, from its "# X-RequestType: ..." comment
+ * line, into out (cap bytes); returns 1 if found, else 0.
+ */
+int mh_vector_request_type(const char *path, char *out, size_t cap);
+
+/* A fixed-seed pseudo-random sequence (splitmix64) for reproducible tests. */
+uint64_t mh_test_rng_next(uint64_t *state);
 
 #endif
