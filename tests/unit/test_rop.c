@@ -15,7 +15,9 @@
 
 #include <cmocka.h>
 
+#include "codec/emsmdb.h"
 #include "codec/rop.h"
+#include "codec/rpc_ext.h"
 #include "mapihttp/lz77.h"
 #include "mapihttp/status.h"
 #include "vectors.h"
@@ -35,77 +37,67 @@ static uint8_t *load(const char *dir, const char *name, size_t *len)
 	return p;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint16_t le16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
 /*
- * The payload of the one extended buffer in an RopBuffer (RPC_HEADER_EXT +
- * payload), un-XORed and decompressed; NULL with *len 0 when rb_len is 0.
+ * The plain ROP bytes of a RopBuffer field (an RPC_HEADER_EXT chain), through
+ * the real codec; malloc()ed, NULL with *len 0 when the field is empty.
  */
-static uint8_t *ext_payload(const uint8_t *rb, size_t rb_len, size_t *len)
+static uint8_t *rop_payload_at(const uint8_t *data, size_t n, size_t base, size_t *len)
 {
+	mh_arena a = MH_ARENA_INIT;
+	mh_rpc_ext_chain chain;
+	uint8_t *out = NULL;
 	*len = 0;
-	if (rb_len == 0)
+	if (n == 0)
 		return NULL;
-	assert_true(rb_len >= 8);
-	uint16_t flags = le16(rb + 2), size = le16(rb + 4), actual = le16(rb + 6);
-	assert_int_equal(size, rb_len - 8);
-	assert_true(flags & 0x4); /* Last */
-	uint8_t *tmp = malloc(size + 1u);
-	uint8_t *out = malloc(actual + 1u);
-	assert_non_null(tmp);
+	assert_int_equal(mh_rpc_ext_decode(data, n, base, &a, 0, &chain), S_OK);
+	assert_int_equal(chain.n_segs, 1);
+	out = malloc(chain.len + 1u);
 	assert_non_null(out);
-	memcpy(tmp, rb + 8, size);
-	if (flags & 0x2)
-		mh_xor_magic(tmp, size);
-	if (flags & 0x1) {
-		size_t n = 0;
-		assert_int_equal(mh_lz77_decompress(out, actual, tmp, size, &n), S_OK);
-		assert_int_equal(n, actual);
-	} else {
-		assert_int_equal(size, actual);
-		memcpy(out, tmp, size);
-	}
-	free(tmp);
-	*len = actual;
+	memcpy(out, chain.data, chain.len);
+	*len = chain.len;
+	mh_arena_free(&a);
 	return out;
 }
 
-/* Execute request body: Flags(4) RopBufferSize(4) RopBuffer MaxRopOut(4) AuxSize(4) Aux. */
+/* The ROP bytes of a captured Execute request body, decoded by the EMSMDB codec. */
 static uint8_t *execute_request_payload(const char *name, size_t *len)
 {
 	char file[256];
 	size_t n;
+	mh_arena a = MH_ARENA_INIT;
+	mh_cursor c;
+	mh_emsmdb_execute_request req;
 	snprintf(file, sizeof(file), "%s.req.hex", name);
 	uint8_t *body = load(GROMOX_DIR, file, &n);
-	assert_true(n >= 8);
-	uint32_t rbs = le32(body + 4);
-	assert_true(8 + (size_t)rbs + 8 <= n);
-	uint8_t *p = ext_payload(body + 8, rbs, len);
+	mh_cursor_init(&c, body, n, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_emsmdb_execute_request_pull(&c, &a, &req), S_OK);
+	uint8_t *p = rop_payload_at(req.rop_buffer.data, req.rop_buffer.len, 8, len);
+	mh_arena_free(&a);
 	free(body);
 	return p;
 }
 
-/* Execute response body: StatusCode(4) ErrorCode(4) Flags(4) RopBufferSize(4) RopBuffer Aux. */
+/* The ROP bytes of a captured Execute response body, and its ErrorCode. */
 static uint8_t *execute_response_payload(const char *name, size_t *len, uint32_t *error_code)
 {
 	char file[256];
 	size_t n;
+	mh_arena a = MH_ARENA_INIT;
+	mh_cursor c;
+	mh_emsmdb_execute_response resp;
 	snprintf(file, sizeof(file), "%s.resp-body.hex", name);
 	uint8_t *body = load(GROMOX_DIR, file, &n);
-	assert_true(n >= 16);
-	assert_int_equal(le32(body), 0); /* StatusCode */
-	*error_code = le32(body + 4);
-	uint32_t rbs = le32(body + 12);
-	assert_true(16 + (size_t)rbs + 4 <= n);
-	uint8_t *p = ext_payload(body + 16, rbs, len);
+	mh_cursor_init(&c, body, n, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_emsmdb_execute_response_pull(&c, &a, &resp), S_OK);
+	assert_int_equal(resp.status_code, 0);
+	*error_code = resp.error_code;
+	uint8_t *p = rop_payload_at(resp.rop_buffer.data, resp.rop_buffer.len, 16, len);
+	mh_arena_free(&a);
 	free(body);
 	return p;
 }
@@ -324,7 +316,7 @@ static void test_rop__input_buffer_vectors(void **state)
 	mh_cursor c;
 
 	uint8_t *raw = load(ROPS_DIR, "rop_input_buffer_roplogon_with_header.hex", &n);
-	uint8_t *p = ext_payload(raw, n, &pl);
+	uint8_t *p = rop_payload_at(raw, n, 0, &pl);
 	mh_cursor_init(&c, p, pl, MAPI_E_CORRUPT_DATA);
 	assert_int_equal(mh_rop_request_buffer_pull(&c, &a, &rb, &info), S_OK);
 	assert_int_equal(rb.count, 1);
@@ -341,10 +333,10 @@ static void test_rop__input_buffer_vectors(void **state)
 	free(p);
 
 	raw = load(ROPS_DIR, "rop_input_buffer_two_logons.hex", &n);
-	p = ext_payload(raw, n, &pl);
+	p = rop_payload_at(raw, n, 0, &pl);
 	free(raw);
 	raw = load(ROPS_DIR, "rop_input_buffer_two_logons_compressed_xored.hex", &n);
-	uint8_t *p2 = ext_payload(raw, n, &pl2);
+	uint8_t *p2 = rop_payload_at(raw, n, 0, &pl2);
 	assert_bytes(p, pl, p2, pl2);
 	mh_cursor_init(&c, p2, pl2, MAPI_E_CORRUPT_DATA);
 	assert_int_equal(mh_rop_request_buffer_pull(&c, &a, &rb, NULL), S_OK);
@@ -374,7 +366,7 @@ static void test_rop__chain_request_vector(void **state)
 	mh_cursor c;
 	uint8_t *raw =
 	    load(ROPS_DIR, "chain_openfolder_hierarchy_setcolumns_queryrows_request.hex", &n);
-	uint8_t *p = ext_payload(raw, n, &pl);
+	uint8_t *p = rop_payload_at(raw, n, 0, &pl);
 	mh_cursor_init(&c, p, pl, MAPI_E_CORRUPT_DATA);
 	assert_int_equal(mh_rop_request_buffer_pull(&c, &a, &rb, NULL), S_OK);
 	assert_int_equal(rb.count, 4);
