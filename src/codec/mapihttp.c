@@ -146,13 +146,15 @@ static mh_status keepalive_line(mh_mapihttp_stream *s)
 	mh_mapihttp_event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.offset = s->line_start;
-	if (s->line_len == 10 && memcmp(s->line, "PROCESSING", 10) == 0) {
+	/* The meta-tags are upper case (MS-OXCMAPIHTTP 2.2.7); any case is taken,
+	 * like the request types, since nothing else can be meant. */
+	if (ieq(s->line, s->line_len, "PROCESSING")) {
 		ev.kind = MH_MAPIHTTP_EV_PROCESSING;
 		s->processing++;
-	} else if (s->line_len == 7 && memcmp(s->line, "PENDING", 7) == 0) {
+	} else if (ieq(s->line, s->line_len, "PENDING")) {
 		ev.kind = MH_MAPIHTTP_EV_PENDING;
 		s->pending++;
-	} else if (s->line_len == 4 && memcmp(s->line, "DONE", 4) == 0) {
+	} else if (ieq(s->line, s->line_len, "DONE")) {
 		ev.kind = MH_MAPIHTTP_EV_DONE;
 		s->state = ST_META;
 	} else {
@@ -206,14 +208,22 @@ static mh_status meta_line(mh_mapihttp_stream *s)
 	ev.value = l + v;
 	ev.value_len = e - v;
 
+	if (ieq(l, n, "X-ElapsedTime")) {
+		/* Diagnostic only (MS-OXCMAPIHTTP 2.2.3.3, X-ElapsedTime): the first
+		 * value that is a 32-bit decimal is kept; others are only reported.
+		 * It never fails a response that is otherwise complete. */
+		uint32_t t;
+		if (!s->have_elapsed_time && parse_u32(l + v, e - v, &t)) {
+			s->elapsed_time = t;
+			s->have_elapsed_time = true;
+		}
+		return emit(s, &ev);
+	}
 	bool *have = NULL;
 	uint32_t *num = NULL;
 	if (ieq(l, n, "X-ResponseCode")) {
 		have = &s->have_response_code;
 		num = &s->response_code;
-	} else if (ieq(l, n, "X-ElapsedTime")) {
-		have = &s->have_elapsed_time;
-		num = &s->elapsed_time;
 	}
 	if (have != NULL) {
 		if (*have)
@@ -248,10 +258,12 @@ mh_status mh_mapihttp_stream_feed(mh_mapihttp_stream *s, const void *data, size_
 			return stream_fail(s, off,
 			                   "meta block after DONE exceeds %d bytes at byte %llu",
 			                   MH_MAPIHTTP_META_MAX, (unsigned long long)off);
-		if (s->cr) {
-			if (ch != '\n')
-				return stream_fail(s, off - 1, "CR at byte %llu not followed by LF",
-				                   (unsigned long long)(off - 1));
+		if (s->cr && ch != '\n')
+			return stream_fail(s, off - 1, "CR at byte %llu not followed by LF",
+			                   (unsigned long long)(off - 1));
+		if (ch == '\n') {
+			/* CRLF as MS-OXCMAPIHTTP 2.2.7 writes it, or a bare LF, which
+			 * HTTP recipients may take as a line end (RFC 9112 2.2). */
 			s->cr = false;
 			st = s->state == ST_LINES ? keepalive_line(s) : meta_line(s);
 			if (st != S_OK)
@@ -264,10 +276,6 @@ mh_status mh_mapihttp_stream_feed(mh_mapihttp_stream *s, const void *data, size_
 			s->cr = true;
 			continue;
 		}
-		if (ch == '\n')
-			return stream_fail(
-			    s, off, "line at byte %llu ends in LF without CR at byte %llu",
-			    (unsigned long long)s->line_start, (unsigned long long)off);
 		size_t max = s->state == ST_LINES ? KEEPALIVE_LINE_MAX : MH_MAPIHTTP_LINE_MAX;
 		if (s->line_len == max) {
 			if (s->state == ST_LINES)
@@ -336,8 +344,10 @@ static mh_status collect_event(const mh_mapihttp_event *ev, void *payload)
 		*c->tail = m;
 		c->tail = &m->next;
 		c->n++;
-	} else if (ev->kind == MH_MAPIHTTP_EV_META_END) {
-		c->body_offset = ev->offset + 2;
+	} else if (ev->kind == MH_MAPIHTTP_EV_BODY && !c->body_seen) {
+		/* The empty line may end in CRLF or LF: the body starts where the
+		 * parser says, not at a fixed distance from that line. */
+		c->body_offset = ev->offset;
 		c->body_seen = true;
 	}
 	return S_OK;
@@ -371,7 +381,7 @@ mh_status mh_mapihttp_response_parse(const uint8_t *data, size_t len, mh_arena *
 	out->response_code = s.response_code;
 	out->have_elapsed_time = s.have_elapsed_time;
 	out->elapsed_time = s.elapsed_time;
-	out->body_offset = (size_t)c.body_offset;
+	out->body_offset = c.body_seen ? (size_t)c.body_offset : len;
 	out->body_len = len - out->body_offset;
 	out->body = out->body_len ? data + out->body_offset : NULL;
 	return S_OK;

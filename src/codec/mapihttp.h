@@ -86,11 +86,13 @@ typedef mh_status (*mh_mapihttp_event_cb)(const mh_mapihttp_event *ev, void *pay
  * any split of the bytes; events come out identical for every split. The
  * body is streamed: each feed() that carries body bytes reports them as one
  * BODY event pointing into the fed buffer (nothing is copied or kept).
- * Lines end in CRLF; before DONE only PROCESSING and PENDING are allowed
- * (any number, any order); after DONE come "Name: value" lines (name an
- * HTTP token, value without control characters) until an empty line.
- * X-ResponseCode and X-ElapsedTime must be decimal numbers that fit 32 bits
- * and appear at most once; they are also kept in the struct.
+ * Lines end in CRLF (MS-OXCMAPIHTTP 2.2.7) or a bare LF (RFC 9112 2.2
+ * leniency); before DONE only PROCESSING and PENDING are allowed (any
+ * number, any order, any letter case); after DONE come "Name: value" lines
+ * (name an HTTP token, value without control characters) until an empty
+ * line. X-ResponseCode must be a decimal number that fits 32 bits and
+ * appear at most once; X-ElapsedTime is diagnostic: the first value that is
+ * such a number is kept, others are reported but never fail the stream.
  */
 typedef struct mh_mapihttp_stream {
 	int state;
@@ -114,10 +116,10 @@ void mh_mapihttp_stream_init(mh_mapihttp_stream *s, mh_mapihttp_event_cb cb, voi
 /*
  * Consumes len bytes.
  * @return S_OK; MAPI_E_CORRUPT_DATA for a malformed stream (a line other than
- *         PROCESSING/PENDING/DONE before DONE, CR without LF, bare LF, a
- *         line over MH_MAPIHTTP_LINE_MAX, a meta block over
- *         MH_MAPIHTTP_META_MAX, a malformed or repeated meta header, a bad
- *         number in X-ResponseCode/X-ElapsedTime), with the stream offset in
+ *         PROCESSING/PENDING/DONE before DONE, CR without LF, a line over
+ *         MH_MAPIHTTP_LINE_MAX, a meta block over MH_MAPIHTTP_META_MAX, a
+ *         malformed meta header, a repeated X-ResponseCode or a bad number
+ *         in it), with the stream offset in
  *         the message; the callback's status when it fails; after any
  *         failure, the same status again without reading.
  */

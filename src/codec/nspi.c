@@ -32,6 +32,7 @@ static const char *const kind_names[MH_NSPI_KIND_COUNT] = {
     [MH_NSPI_UPDATE_STAT] = "UpdateStat",
     [MH_NSPI_GET_MAILBOX_URL] = "GetMailboxUrl",
     [MH_NSPI_GET_ADDRESS_BOOK_URL] = "GetAddressBookUrl",
+    [MH_NSPI_MOD_LINK_ATT] = "ModLinkAtt",
 };
 
 mh_status mh_nspi_kind_from_name(const char *name, mh_nspi_kind *out)
@@ -250,6 +251,43 @@ static mh_status rowset(pctx *p, mh_nspi_rowset *rs)
 	return st;
 }
 
+/* Count(4) + Binary_r values (Count(4) + bytes each), the ModLinkAtt EntryIds. */
+static mh_status binaries(pctx *p, const char *field, uint32_t *count, SBinary **out)
+{
+	size_t at = mh_cursor_offset(p->c);
+	void *v = NULL;
+	mh_status st = u32(p, field, count);
+	if (st == S_OK)
+		st = check_count(p, field, at, *count, 4);
+	if (st == S_OK && *count > 0)
+		st = mh_arena_array(p->a, *count, sizeof(SBinary), &v);
+	if (st != S_OK)
+		return st;
+	*out = v;
+	for (uint32_t i = 0; i < *count; i++) {
+		SBinary *e = &(*out)[i];
+		const uint8_t *d;
+		at = mh_cursor_offset(p->c);
+		if ((st = u32(p, "EntryIds.Count", &e->cb)) != S_OK)
+			return st;
+		if (e->cb > MH_NSPI_MAX_ENTRYID_BYTES)
+			return mh_error_set(p->c->err, (int64_t)at,
+			                    "%s.EntryIds[%u] at byte %zu: Count %u above the "
+			                    "limit of %u",
+			                    p->kind, i, at, e->cb, MH_NSPI_MAX_ENTRYID_BYTES);
+		if ((st = mh_cursor_bytes(p->c, e->cb, &d, fld(p, "EntryIds"))) != S_OK)
+			return st;
+		e->lpb = NULL;
+		if (e->cb > 0) {
+			void *copy;
+			if ((st = mh_arena_memdup(p->a, d, e->cb, &copy)) != S_OK)
+				return st;
+			e->lpb = copy;
+		}
+	}
+	return S_OK;
+}
+
 static mh_status opt_rowset(pctx *p, const char *hasfield, bool *present, mh_nspi_rowset *rs)
 {
 	mh_status st = has(p, hasfield, present);
@@ -404,6 +442,15 @@ static mh_status request_fields(pctx *p, mh_nspi_kind kind, mh_nspi_request *r)
 			return st;
 		return opt_proplist(p, "HasPropertyValues", &q->has_values, &q->values);
 	}
+	case MH_NSPI_MOD_LINK_ATT: {
+		mh_nspi_mod_link_att_req *q = &r->u.mod_link_att;
+		if ((st = u32(p, "Flags", &q->flags)) != S_OK ||
+		    (st = u32(p, "PropertyTag", &q->prop_tag)) != S_OK ||
+		    (st = u32(p, "MinimalId", &q->mid)) != S_OK ||
+		    (st = has(p, "HasEntryIds", &q->has_entry_ids)) != S_OK || !q->has_entry_ids)
+			return st;
+		return binaries(p, "EntryIdCount", &q->count, &q->entry_ids);
+	}
 	case MH_NSPI_QUERY_COLUMNS: {
 		mh_nspi_query_columns_req *q = &r->u.query_columns;
 		if ((st = u32(p, "Reserved", &q->reserved)) != S_OK)
@@ -521,6 +568,7 @@ static mh_status response_fields(pctx *p, mh_nspi_kind kind, unsigned flags, mh_
 		return mh_cursor_guid(p->c, &r->u.bind.server_guid, fld(p, "ServerGuid"));
 	case MH_NSPI_UNBIND:
 	case MH_NSPI_MOD_PROPS:
+	case MH_NSPI_MOD_LINK_ATT:
 		return S_OK;
 	case MH_NSPI_COMPARE_MIDS:
 		/* read in response_pull: its ErrorCode may come second */
@@ -633,8 +681,16 @@ mh_status mh_nspi_response_pull(mh_cursor *c, mh_arena *a, mh_nspi_kind kind, un
 	p.kind = mh_nspi_kind_name(kind);
 	if ((st = u32(&p, "StatusCode", &out->status_code)) != S_OK)
 		return st;
-	if (out->status_code != 0)
+	if (out->status_code != 0) {
+		/* Failure form: only StatusCode carries meaning. A server that writes
+		 * the StatusCode twice (gromox's shared failure writer) or nothing
+		 * after it still gives that status, as for EMSMDB (wire.md §3). */
+		uint32_t n;
+		if (!mh_cursor_peek_u32(c, &n) || n != mh_cursor_remaining(c) - 4) {
+			return mh_cursor_seek(c, c->len, fld(&p, "StatusCode"));
+		}
 		return aux_end(&p, &out->aux);
+	}
 	if (kind == MH_NSPI_COMPARE_MIDS) {
 		uint32_t first, second;
 		if ((st = u32(&p, "ErrorCode", &first)) != S_OK ||
@@ -906,6 +962,27 @@ static void put_request(wctx *w, const mh_nspi_request *r)
 		put_opt_proplist(w, "PropertyValues", q->has_values, &q->values);
 		return;
 	}
+	case MH_NSPI_MOD_LINK_ATT: {
+		const mh_nspi_mod_link_att_req *q = &r->u.mod_link_att;
+		mh_buf_u32(w->b, q->flags);
+		mh_buf_u32(w->b, q->prop_tag);
+		mh_buf_u32(w->b, q->mid);
+		put_has(w, q->has_entry_ids);
+		if (!q->has_entry_ids || !count_ok(w, "EntryIds", q->count, q->entry_ids))
+			return;
+		mh_buf_u32(w->b, q->count);
+		for (uint32_t i = 0; i < q->count; i++) {
+			const SBinary *e = &q->entry_ids[i];
+			if (e->cb > MH_NSPI_MAX_ENTRYID_BYTES || (e->cb > 0 && e->lpb == NULL)) {
+				bad(w, "EntryIds", "an EntryID over 65536 bytes or without bytes");
+				return;
+			}
+			mh_buf_u32(w->b, e->cb);
+			if (e->cb > 0)
+				mh_buf_put(w->b, e->lpb, e->cb);
+		}
+		return;
+	}
 	case MH_NSPI_QUERY_COLUMNS:
 		mh_buf_u32(w->b, r->u.query_columns.reserved);
 		mh_buf_u32(w->b, r->u.query_columns.flags);
@@ -983,6 +1060,7 @@ static void put_response(wctx *w, const mh_nspi_response *r)
 		return;
 	case MH_NSPI_UNBIND:
 	case MH_NSPI_MOD_PROPS:
+	case MH_NSPI_MOD_LINK_ATT:
 	case MH_NSPI_COMPARE_MIDS: /* written by mh_nspi_response_push */
 		return;
 	case MH_NSPI_DN_TO_MID:

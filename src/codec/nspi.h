@@ -64,13 +64,14 @@ typedef enum mh_nspi_kind {
 	MH_NSPI_UPDATE_STAT,
 	MH_NSPI_GET_MAILBOX_URL,
 	MH_NSPI_GET_ADDRESS_BOOK_URL,
+	MH_NSPI_MOD_LINK_ATT, /* appended: kinds keep their numbers */
 	MH_NSPI_KIND_COUNT
 } mh_nspi_kind;
 
 /*
  * The kind named by an X-RequestType value ("Bind", "ResolveNames", ...),
  * compared case-insensitively as servers do. MAPI_E_NO_SUPPORT for a name
- * this codec does not handle (ModLinkAtt, PING and unknown names).
+ * this codec does not handle (PING, which has no body, and unknown names).
  */
 mh_status mh_nspi_kind_from_name(const char *name, mh_nspi_kind *out);
 /* The spec's spelling of the X-RequestType, or NULL for an invalid kind. */
@@ -218,6 +219,22 @@ typedef struct mh_nspi_mod_props_req {
 	mh_nspi_proplist values;
 } mh_nspi_mod_props_req;
 
+/*
+ * ModLinkAtt (MS-OXCMAPIHTTP 2.2.5.10.1): add or remove (flags bit 0x1
+ * fDelete) the EntryIDs of a link property of the row MinimalId. Each
+ * EntryID goes on the wire as a Binary_r: Count(4) + bytes.
+ */
+#define MH_NSPI_MOD_LINK_ATT_DELETE 0x00000001u
+#define MH_NSPI_MAX_ENTRYID_BYTES   65536u
+typedef struct mh_nspi_mod_link_att_req {
+	uint32_t flags;
+	uint32_t prop_tag;
+	uint32_t mid;
+	bool has_entry_ids;
+	uint32_t count;
+	SBinary *entry_ids;
+} mh_nspi_mod_link_att_req;
+
 typedef struct mh_nspi_query_columns_req {
 	uint32_t reserved;
 	uint32_t flags; /* MapiFlags */
@@ -289,6 +306,7 @@ typedef struct mh_nspi_request {
 		mh_nspi_get_special_table_req get_special_table;
 		mh_nspi_get_template_info_req get_template_info;
 		mh_nspi_mod_props_req mod_props;
+		mh_nspi_mod_link_att_req mod_link_att;
 		mh_nspi_query_columns_req query_columns;
 		mh_nspi_query_rows_req query_rows;
 		mh_nspi_resolve_names_req resolve_names;
@@ -439,7 +457,8 @@ typedef struct mh_nspi_response {
  * *out; strings, arrays and the auxiliary buffer live in `a`.
  * Errors: c->err (normally MAPI_E_CORRUPT_DATA) for truncated input, a count
  * above MH_NSPI_MAX_COUNT or above what the bytes left can hold, invalid
- * UTF-16, a bad property value, or bytes after the auxiliary buffer;
+ * UTF-16, a bad property value, an EntryID over MH_NSPI_MAX_ENTRYID_BYTES,
+ * or bytes after the auxiliary buffer;
  * MAPI_E_NO_SUPPORT for a GetMatches Filter and for an invalid kind;
  * MAPI_E_TOO_BIG when the arena cap is reached; MAPI_E_NOT_ENOUGH_MEMORY.
  * The message (mh_error_last) names the field and its byte offset.
@@ -457,7 +476,9 @@ mh_status mh_nspi_request_push(mh_buf *b, const mh_nspi_request *req);
 
 /*
  * Decodes a whole response body of `kind`. flags: MH_NSPI_PULL_CMP_*.
- * Errors as mh_nspi_request_pull.
+ * A nonzero StatusCode is read leniently: the AuxBuf is taken only when its
+ * size matches the bytes left, else the rest is skipped (S_OK; gromox
+ * repeats StatusCode there). Errors as mh_nspi_request_pull.
  */
 mh_status mh_nspi_response_pull(mh_cursor *c, mh_arena *a, mh_nspi_kind kind, unsigned flags,
                                 mh_nspi_response *out);

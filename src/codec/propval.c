@@ -119,7 +119,11 @@ static bool is_coded_type(uint16_t type)
 	       type_name(type) != NULL;
 }
 
-/* NSPI puts a HasValue byte before these (wire.md §6.1). */
+/*
+ * NSPI puts a HasValue byte before these (wire.md §6.1): [MS-OXCMAPIHTTP]
+ * 2.2.1.1 names PtypString, PtypString8, PtypBinary and PtypMultiple*;
+ * PtypGuid is added from Exchange's reader. PtypServerId is not in the list.
+ */
 static bool has_value_byte(mh_pv_flavor fl, uint16_t type)
 {
 	if (fl != MH_PV_NSPI)
@@ -128,7 +132,6 @@ static bool has_value_byte(mh_pv_flavor fl, uint16_t type)
 	case PT_STRING8:
 	case PT_UNICODE:
 	case PT_BINARY:
-	case PT_SVREID:
 	case PT_CLSID:
 		return true;
 	default:
@@ -185,6 +188,16 @@ static mh_status alloc_present(mh_arena *a, size_t count, size_t size, void **ou
 	if (count == 0)
 		return mh_arena_alloc(a, 1, out);
 	return mh_arena_array(a, count, size, out);
+}
+
+/*
+ * COUNT width of a single binary-like value. [MS-OXCDATA] 2.11.1 gives
+ * PtypServerId an explicit 16-bit COUNT in every context; PtypBinary's
+ * COUNT is 16 bits in ROP buffers and 32 bits in MAPI/HTTP NSPI bodies.
+ */
+static unsigned bin_count_width(mh_pv_flavor fl, uint16_t type)
+{
+	return type == PT_SVREID || fl == MH_PV_ROP ? 2 : 4;
 }
 
 /* ---- pull: scalar pieces -------------------------------------------------------------- */
@@ -483,6 +496,14 @@ mh_status mh_pv_value_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t 
 		                    "%s value at byte %zu: restrictions and rule actions are not "
 		                    "decoded by mapihttp",
 		                    what, mh_cursor_offset(c));
+	/* [MS-OXCDATA] 2.11.1.5: a store never returns a PtypObject value through
+	 * GetProperties*, and 2.11.1 gives it no encoding in a ROP buffer, so its
+	 * length is unknowable: refuse rather than guess and misread what follows. */
+	if (type == PT_OBJECT && fl == MH_PV_ROP)
+		return mh_error_set(MAPI_E_NO_SUPPORT, (int64_t)mh_cursor_offset(c),
+		                    "%s value at byte %zu: a ROP buffer has no encoding for it "
+		                    "([MS-OXCDATA] 2.11.1.5)",
+		                    what, mh_cursor_offset(c));
 	if (!is_coded_type(type))
 		return mh_cursor_fail(c, "%s at byte %zu is not a property value type", what,
 		                      mh_cursor_offset(c));
@@ -502,8 +523,7 @@ mh_status mh_pv_value_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t 
 
 	switch (type) {
 	case PT_NULL:
-	case PT_OBJECT:
-		/* No value bytes: see docs/internals/propval.md on PT_OBJECT. */
+	case PT_OBJECT: /* NSPI only here: no value bytes (docs/internals/propval.md) */
 		return S_OK;
 	case PT_BOOLEAN: {
 		uint8_t b;
@@ -518,7 +538,7 @@ mh_status mh_pv_value_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t 
 		return pull_str16(c, a, what, &v->lpszW);
 	case PT_BINARY:
 	case PT_SVREID:
-		return pull_bin(c, a, fl == MH_PV_ROP ? 2 : 4, what, &v->bin);
+		return pull_bin(c, a, bin_count_width(fl, type), what, &v->bin);
 	case PT_CLSID:
 		return pull_guid(c, a, what, &v->lpguid);
 	default: {
@@ -734,7 +754,7 @@ static bool nspi_absent(uint16_t type, const union _PV *v)
 		return v->lpszW == NULL;
 	case PT_CLSID:
 		return v->lpguid == NULL;
-	default: /* PT_BINARY, PT_SVREID */
+	default: /* PT_BINARY */
 		return v->bin.cb == 0 && v->bin.lpb == NULL;
 	}
 }
@@ -754,6 +774,11 @@ void mh_pv_value_push(mh_buf *b, mh_pv_flavor fl, uint16_t type, const union _PV
 	}
 	if (!is_coded_type(type)) {
 		push_fail(b, MAPI_E_INVALID_TYPE, "%s is not a property value type", what);
+		return;
+	}
+	if (type == PT_OBJECT && fl == MH_PV_ROP) {
+		push_fail(b, MAPI_E_NO_SUPPORT,
+		          "%s has no encoding in a ROP buffer ([MS-OXCDATA] 2.11.1.5)", what);
 		return;
 	}
 	if (has_value_byte(fl, type)) {
@@ -785,7 +810,7 @@ void mh_pv_value_push(mh_buf *b, mh_pv_flavor fl, uint16_t type, const union _PV
 		return;
 	case PT_BINARY:
 	case PT_SVREID:
-		push_bin(b, fl == MH_PV_ROP ? 2 : 4, &v->bin, what);
+		push_bin(b, bin_count_width(fl, type), &v->bin, what);
 		return;
 	case PT_CLSID:
 		if (v->lpguid == NULL) {

@@ -24,13 +24,14 @@
 
 typedef enum mh_pv_flavor {
 	/* ROP buffers: PtypBinary COUNT(2), MV COUNT(4), MV binary elements COUNT(2), Boolean 1
-	   byte. */
+	   byte, PtypServerId COUNT(2), PtypObject not encodable. */
 	MH_PV_ROP = 0,
 	/*
 	 * NSPI over MAPI/HTTP (AddressBookPropertyValue): a HasValue byte before
 	 * PtypString, PtypString8, PtypBinary, PtypGuid and every multi-valued
 	 * type, and before each element of MV string/binary/guid; PtypBinary
-	 * COUNT(4), MV COUNT(4); Boolean 1 byte.
+	 * COUNT(4), MV COUNT(4); Boolean 1 byte; PtypServerId COUNT(2) without
+	 * HasValue; PtypObject no bytes.
 	 */
 	MH_PV_NSPI = 1,
 } mh_pv_flavor;
@@ -42,11 +43,13 @@ typedef enum mh_pv_flavor {
  * value types: MAPI_E_CORRUPT_DATA (pull) / MAPI_E_INVALID_TYPE (push).
  * Pull errors: MAPI_E_CORRUPT_DATA (truncated, count larger than the bytes
  * left, invalid UTF-16, unknown type), MAPI_E_NO_SUPPORT (PT_SRESTRICT,
- * PT_ACTIONS), MAPI_E_TOO_BIG (arena cap), MAPI_E_NOT_ENOUGH_MEMORY.
+ * PT_ACTIONS; PT_OBJECT with MH_PV_ROP, which has no ROP encoding),
+ * MAPI_E_TOO_BIG (arena cap), MAPI_E_NOT_ENOUGH_MEMORY.
  */
 mh_status mh_pv_value_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t type, union _PV *v,
                            bool *present);
-/* Writes v; with MH_PV_NSPI a NULL string/array pointer with count 0 is written as absent. */
+/* Writes v; with MH_PV_NSPI a NULL string/array pointer with count 0 is written as absent.
+ * PT_SRESTRICT, PT_ACTIONS and (MH_PV_ROP) PT_OBJECT: MAPI_E_NO_SUPPORT on b. */
 void mh_pv_value_push(mh_buf *b, mh_pv_flavor fl, uint16_t type, const union _PV *v);
 
 /* TypedPropertyValue: Type(2) + value; the result's tag is PROP_TAG(type, 0). */

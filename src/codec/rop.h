@@ -437,7 +437,8 @@ mh_status mh_rop_request_buffer_pull(mh_cursor *c, mh_arena *a, mh_rop_request_b
  * A ROP output buffer (c spans exactly the payload). ctx may be NULL (no
  * context: rows stay raw). An unknown RopId, like any malformed response,
  * is MAPI_E_CORRUPT_DATA; MAPI_E_NO_SUPPORT here only means a property
- * value of a type propval.h cannot decode (PT_SRESTRICT, PT_ACTIONS).
+ * value of a type propval.h cannot decode (PT_SRESTRICT, PT_ACTIONS,
+ * PT_OBJECT).
  * Other errors as mh_rop_request_buffer_pull.
  */
 mh_status mh_rop_response_buffer_pull(mh_cursor *c, mh_arena *a, const mh_rop_response_ctx *ctx,

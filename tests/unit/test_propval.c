@@ -106,7 +106,8 @@ static void test_propval__fixed_types(void **state)
 
 		memset(&v, 0, sizeof(v));
 		check_value(fl, PT_NULL, &v, NULL, 0);
-		check_value(fl, PT_OBJECT, &v, NULL, 0);
+		if (fl == MH_PV_NSPI)
+			check_value(fl, PT_OBJECT, &v, NULL, 0);
 
 		v.i = -2;
 		check_value(fl, PT_I2, &v, BYTES(0xfe, 0xff));
@@ -207,13 +208,101 @@ static void test_propval__binary_count_widths(void **state)
 	check_value(MH_PV_NSPI, PT_BINARY, &v, BYTES(0xff, 0x00, 0x00, 0x00, 0x00));
 }
 
+/*
+ * [MS-OXCDATA] 2.11.1: PtypServerId is "a 16-bit COUNT" followed by the
+ * 2.11.1.4 structure in every context, unlike PtypBinary whose COUNT is 32
+ * bits in MAPI/HTTP NSPI bodies; and [MS-OXCMAPIHTTP] 2.2.1.1 gives it no
+ * HasValue byte. (Before, NSPI wrote HasValue + COUNT(4) for it.)
+ */
+static void test_propval__server_id_count(void **state)
+{
+	(void)state;
+	/* Ours 0x01, FolderId, MessageId, Instance: 21 bytes. */
+	uint8_t sid[21] = {0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a};
+	union _PV v;
+	uint8_t want[23];
+	memset(&v, 0, sizeof(v));
+	v.bin.cb = sizeof(sid);
+	v.bin.lpb = sid;
+	want[0] = 21;
+	want[1] = 0;
+	memcpy(want + 2, sid, sizeof(sid));
+	check_value(MH_PV_ROP, PT_SVREID, &v, want, sizeof(want));
+	check_value(MH_PV_NSPI, PT_SVREID, &v, want, sizeof(want));
+
+	/* A leading 0x00 is the low COUNT byte, not "absent". */
+	mh_arena a;
+	bool present = false;
+	size_t used;
+	mh_arena_init(&a, 0);
+	assert_int_equal(
+	    pull_value(MH_PV_NSPI, PT_SVREID, BYTES(0x00, 0x00, 0x55), &a, &v, &present, &used),
+	    S_OK);
+	assert_true(present);
+	assert_int_equal(used, 2);
+	assert_int_equal(v.bin.cb, 0);
+	mh_arena_free(&a);
+}
+
+/*
+ * [MS-OXCDATA] 2.11.1 gives PtypObject no value encoding and 2.11.1.5 says a
+ * store never returns one through RopGetPropertiesSpecific/All, so a ROP
+ * buffer value of that type cannot be measured: pull and push refuse it
+ * (MAPI_E_NO_SUPPORT) instead of guessing a length. A flagged row's error
+ * item for a PtypObject column still decodes. (Before, it was read as zero
+ * bytes, which misreads whatever follows if a server sends any.)
+ */
+static void test_propval__object_in_rop(void **state)
+{
+	(void)state;
+	mh_arena a;
+	union _PV v;
+	size_t used = 99;
+	mh_buf b = MH_BUF_INIT;
+
+	mh_arena_init(&a, 0);
+	assert_int_equal(
+	    pull_value(MH_PV_ROP, PT_OBJECT, BYTES(0x02, 0x00, 0xaa, 0xbb), &a, &v, NULL, &used),
+	    MAPI_E_NO_SUPPORT);
+	assert_int_equal(used, 0);
+	assert_last_error(MAPI_E_NO_SUPPORT, "PtypObject");
+	memset(&v, 0, sizeof(v));
+	mh_pv_value_push(&b, MH_PV_ROP, PT_OBJECT, &v);
+	assert_int_equal(mh_buf_status(&b), MAPI_E_NO_SUPPORT);
+	mh_buf_free(&b);
+
+	/* Flagged row: column 0x3701000D unavailable (0x0A ecNotFound), then a long. */
+	SPropTagArray *cols = NULL;
+	void *p;
+	assert_int_equal(mh_arena_alloc(&a, CbNewSPropTagArray(2), &p), S_OK);
+	cols = p;
+	cols->cValues = 2;
+	cols->aulPropTag[0] = PROP_TAG(PT_OBJECT, 0x3701);
+	cols->aulPropTag[1] = PROP_TAG(PT_LONG, 0x0E08);
+	static const uint8_t row_bytes[] = {0x01, 0x0a, 0x0f, 0x01, 0x04, 0x80,
+	                                    0x00, 0x10, 0x00, 0x00, 0x00};
+	mh_cursor c;
+	mh_prop_row row;
+	mh_cursor_init(&c, row_bytes, sizeof(row_bytes), ERR);
+	assert_int_equal(mh_pv_row_pull(&c, &a, MH_PV_ROP, cols, &row), S_OK);
+	assert_int_equal(c.pos, sizeof(row_bytes));
+	assert_int_equal(row.lpProps[0].ulPropTag, PROP_TAG(PT_ERROR, 0x3701));
+	assert_int_equal(row.lpProps[0].Value.err, MAPI_E_NOT_FOUND);
+	assert_int_equal(row.lpProps[1].Value.l, 16);
+	/* A standard row over the same columns would need the value: refused. */
+	static const uint8_t std_bytes[] = {0x00, 0x10, 0x00, 0x00, 0x00};
+	mh_cursor_init(&c, std_bytes, sizeof(std_bytes), ERR);
+	assert_int_equal(mh_pv_row_pull(&c, &a, MH_PV_ROP, cols, &row), MAPI_E_NO_SUPPORT);
+	mh_arena_free(&a);
+}
+
 /* NSPI HasValue 0x00: absent; pulls as zeroed, pushes back as 0x00. */
 static void test_propval__nspi_absent(void **state)
 {
 	(void)state;
-	static const uint16_t types[] = {PT_STRING8,  PT_UNICODE,    PT_BINARY,     PT_CLSID,
-	                                 PT_SVREID,   PT_MV_LONG,    PT_MV_UNICODE, PT_MV_BINARY,
-	                                 PT_MV_CLSID, PT_MV_SYSTIME, PT_MV_STRING8};
+	static const uint16_t types[] = {PT_STRING8,    PT_UNICODE,    PT_BINARY,    PT_CLSID,
+	                                 PT_MV_LONG,    PT_MV_UNICODE, PT_MV_BINARY, PT_MV_CLSID,
+	                                 PT_MV_SYSTIME, PT_MV_STRING8};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		mh_arena a;
 		union _PV v;
@@ -1049,7 +1138,7 @@ static void rnd_value(rng *r, mh_arena *a, mh_pv_flavor fl, uint16_t type, union
 	memset(v, 0, sizeof(*v));
 	if (nspi &&
 	    (type & MV_FLAG || type == PT_STRING8 || type == PT_UNICODE || type == PT_BINARY ||
-	     type == PT_SVREID || type == PT_CLSID) &&
+	     type == PT_CLSID) &&
 	    rnd_below(r, 8) == 0)
 		return; /* absent */
 	if (type & MV_FLAG) {
@@ -1160,6 +1249,8 @@ static void test_propval__random_values(void **state)
 		mh_pv_flavor fl = (mh_pv_flavor)rnd_below(&r, 2);
 		uint16_t type = all_types[rnd_below(&r, N_TYPES)];
 		mh_arena a, a2;
+		if (type == PT_OBJECT && fl == MH_PV_ROP)
+			continue; /* not encodable; see test_propval__object_in_rop */
 		union _PV v, out;
 		mh_buf b = MH_BUF_INIT, b2 = MH_BUF_INIT;
 		mh_cursor c;
@@ -1220,6 +1311,8 @@ static void rnd_row(rng *r, mh_arena *a, mh_pv_flavor fl, SPropTagArray **cols_o
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t id = (uint16_t)(0x3000 + i);
 		uint16_t vt = all_types[rnd_below(r, N_TYPES)];
+		if (vt == PT_OBJECT && fl == MH_PV_ROP)
+			vt = PT_NULL; /* no ROP encoding */
 		uint16_t ct = vt;
 		uint32_t pick = rnd_below(r, 6);
 		if (pick == 0)
@@ -1545,6 +1638,8 @@ int main(void)
 	    cmocka_unit_test(test_propval__clsid),
 	    cmocka_unit_test(test_propval__strings),
 	    cmocka_unit_test(test_propval__binary_count_widths),
+	    cmocka_unit_test(test_propval__server_id_count),
+	    cmocka_unit_test(test_propval__object_in_rop),
 	    cmocka_unit_test(test_propval__nspi_absent),
 	    cmocka_unit_test(test_propval__mv_fixed),
 	    cmocka_unit_test(test_propval__mv_strings),

@@ -19,6 +19,7 @@
 #include "codec/rop.h"
 #include "codec/rpc_ext.h"
 #include "mapihttp/lz77.h"
+#include "mapihttp/proptags.h"
 #include "mapihttp/status.h"
 #include "vectors.h"
 
@@ -1020,6 +1021,224 @@ static void test_rop__special_responses(void **state)
 	mh_arena_free(&a);
 }
 
+/*
+ * Which fields a failure response carries ([MS-OXCROPS] 2.2.x.y.3 "Failure
+ * Response Buffer" of each ROP, wire.md §4.4): RopId, the index byte and
+ * ReturnValue only, for every ROP here except RopLogon ecWrongServer
+ * (2.2.3.1.3, LogonFlags + ServerName) and RopReadStream, whose single
+ * response layout (2.2.9.2.2) always has DataSize + Data. Pull must stop
+ * after those 6 bytes even with a request/columns hint, and push must write
+ * nothing more whatever the union holds.
+ */
+static void test_rop__failure_is_header_only(void **state)
+{
+	(void)state;
+	static const uint8_t ids[] = {MH_ROP_LOGON,
+	                              MH_ROP_OPEN_FOLDER,
+	                              MH_ROP_OPEN_MESSAGE,
+	                              MH_ROP_GET_HIERARCHY_TABLE,
+	                              MH_ROP_GET_CONTENTS_TABLE,
+	                              MH_ROP_GET_PROPERTIES_SPECIFIC,
+	                              MH_ROP_GET_PROPERTIES_ALL,
+	                              MH_ROP_GET_PROPERTIES_LIST,
+	                              MH_ROP_READ_RECIPIENTS,
+	                              MH_ROP_SET_COLUMNS,
+	                              MH_ROP_SORT_TABLE,
+	                              MH_ROP_QUERY_ROWS,
+	                              MH_ROP_SEEK_ROW,
+	                              MH_ROP_GET_ATTACHMENT_TABLE,
+	                              MH_ROP_GET_RECEIVE_FOLDER,
+	                              MH_ROP_OPEN_STREAM,
+	                              MH_ROP_QUERY_COLUMNS_ALL,
+	                              MH_ROP_GET_PERMISSIONS_TABLE,
+	                              MH_ROP_GET_RULES_TABLE,
+	                              MH_ROP_LONG_TERM_ID_FROM_ID,
+	                              MH_ROP_ID_FROM_LONG_TERM_ID,
+	                              MH_ROP_RESET_TABLE};
+	static const SPropTagArray one_col = {1, {PR_DISPLAY_NAME_W}};
+	for (size_t i = 0; i < sizeof(ids); i++) {
+		mh_arena a = MH_ARENA_INIT;
+		mh_rop_request q;
+		mh_rop_response r;
+		mh_buf b = MH_BUF_INIT;
+		size_t used;
+		/* ecNotFound, then bytes a success layout would read as fields. */
+		uint8_t wire[] = {ids[i], 0x03, 0x0f, 0x01, 0x04, 0x80, 0x01, 0x01,
+		                  0x01,   0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01};
+		memset(&q, 0, sizeof(q));
+		q.rop_id = ids[i];
+		q.in_handle_index = q.out_handle_index = 3;
+		q.u.get_props_specific.tags = (SPropTagArray *)(uintptr_t)&one_col;
+		mh_rop_response_hint hint = {&q, &one_col};
+		if (ids[i] != MH_ROP_GET_PROPERTIES_SPECIFIC)
+			hint.request = NULL;
+		assert_int_equal(pull_response1(wire, sizeof(wire), &a, &hint, &r, &used), S_OK);
+		if (used != 6)
+			fail_msg("%s failure response: pull read %zu bytes, want 6",
+			         mh_rop_name(ids[i]), used);
+		assert_int_equal(r.return_value, ecNotFound);
+		assert_int_equal(r.handle_index, 3);
+		/* Push with a union full of junk counts: still the header only. */
+		memset(&r.u, 0x01, sizeof(r.u));
+		mh_rop_response_push(&b, &r);
+		assert_int_equal(mh_buf_status(&b), S_OK);
+		assert_bytes(b.data, b.len, wire, 6);
+		mh_buf_free(&b);
+		mh_arena_free(&a);
+	}
+}
+
+/*
+ * Field order and widths of layouts no published vector covers, written
+ * out by hand from the [MS-OXCROPS] field tables (section in each comment);
+ * a random round trip cannot catch a swapped or mis-sized field.
+ */
+static void test_rop__spec_layouts(void **state)
+{
+	(void)state;
+	mh_arena a = MH_ARENA_INIT;
+	mh_rop_request q;
+	mh_rop_response r;
+	size_t used;
+
+	/* 2.2.6.1.1 RopOpenMessage: CodePageId(2), FolderId(8), OpenModeFlags(1), MessageId(8). */
+	static const uint8_t open_msg[] = {0x03, 0x00, 0x01, 0x02, 0xff, 0x0f, 0x01, 0x00,
+	                                   0,    0,    0,    0,    0,    0x10, 0x03, 0x01,
+	                                   0x00, 0,    0,    0,    0,    0,    0x20};
+	assert_int_equal(pull_request1(open_msg, sizeof(open_msg), &a, &q, &used), S_OK);
+	assert_int_equal(used, sizeof(open_msg));
+	assert_int_equal(q.in_handle_index, 1);
+	assert_int_equal(q.out_handle_index, 2);
+	assert_int_equal(q.u.open_message.code_page_id, 0x0FFF);
+	assert_int_equal(mh_id_counter(q.u.open_message.folder_id), 0x10);
+	assert_int_equal(q.u.open_message.open_mode_flags, 0x03);
+	assert_int_equal(mh_id_counter(q.u.open_message.message_id), 0x20);
+	request_reencodes(&q, open_msg, sizeof(open_msg));
+
+	/* 2.2.6.1.2 RopOpenMessage success: HasNamedProperties(1), SubjectPrefix and
+	 * NormalizedSubject (TypedString, [MS-OXCDATA] 2.11.7: StringType 0 none, 1 empty,
+	 * 2 8-bit z, 3 reduced Unicode 8-bit z, 4 UTF-16LE z), RecipientCount(2),
+	 * ColumnCount(2), RecipientColumns, RowCount(1), OpenRecipientRow{RecipientType(1),
+	 * CodePageId(2), Reserved(2), RecipientRowSize(2), RecipientRow}. */
+	static const uint8_t open_msg_resp[] = {
+	    0x03, 0x02, 0,    0,    0,    0,    0x01, /* header, HasNamedProperties */
+	    0x02, 'R',  'E',  ':',  ' ',  0x00,       /* SubjectPrefix 8-bit */
+	    0x04, 'H',  0,    'i',  0,    0,    0,    /* NormalizedSubject UTF-16 */
+	    0x02, 0x00,                               /* RecipientCount */
+	    0x01, 0x00, 0x1f, 0x00, 0x01, 0x30,       /* ColumnCount, PR_DISPLAY_NAME_W */
+	    0x01,                                     /* RowCount */
+	    0x01, 0xe4, 0x04, 0x00, 0x00, 0x02, 0x00, 0xaa, 0xbb};
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(pull_response1(open_msg_resp, sizeof(open_msg_resp), &a, NULL, &r, &used),
+	                 S_OK);
+	assert_int_equal(used, sizeof(open_msg_resp));
+	assert_int_equal(r.u.open_message.has_named_properties, 1);
+	assert_int_equal(r.u.open_message.subject_prefix.type, MH_TYPED_STRING_8BIT);
+	assert_string_equal(r.u.open_message.subject_prefix.value, "RE: ");
+	assert_int_equal(r.u.open_message.normalized_subject.type, MH_TYPED_STRING_UNICODE);
+	assert_string_equal(r.u.open_message.normalized_subject.value, "Hi");
+	assert_int_equal(r.u.open_message.recipient_count, 2);
+	assert_int_equal(r.u.open_message.recipient_columns->cValues, 1);
+	assert_int_equal(r.u.open_message.recipient_columns->aulPropTag[0], PR_DISPLAY_NAME_W);
+	assert_int_equal(r.u.open_message.row_count, 1);
+	assert_int_equal(r.u.open_message.rows[0].recipient_type, 1);
+	assert_int_equal(r.u.open_message.rows[0].code_page_id, 1252);
+	assert_int_equal(r.u.open_message.rows[0].row.cb, 2);
+	response_reencodes(&r, open_msg_resp, sizeof(open_msg_resp));
+	/* StringType 0 and 1 carry no string; 3 is 8-bit on the wire. */
+	static const uint8_t typed[] = {0x03, 0x02, 0,    0,    0,    0,    0x00, 0x00,
+	                                0x03, 'a',  0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+	assert_int_equal(pull_response1(typed, sizeof(typed), &a, NULL, &r, &used), S_OK);
+	assert_int_equal(used, sizeof(typed));
+	assert_int_equal(r.u.open_message.subject_prefix.type, MH_TYPED_STRING_NONE);
+	assert_null(r.u.open_message.subject_prefix.value);
+	assert_int_equal(r.u.open_message.normalized_subject.type, MH_TYPED_STRING_REDUCED);
+	assert_string_equal(r.u.open_message.normalized_subject.value, "a");
+	response_reencodes(&r, typed, sizeof(typed));
+
+	/* 2.2.3.2 RopGetReceiveFolder: MessageClass (ASCII z); success FolderId(8),
+	 * ExplicitMessageClass (ASCII z). */
+	static const uint8_t grf[] = {0x27, 0x00, 0x00, 'I', 'P', 'M', 0x00};
+	assert_int_equal(pull_request1(grf, sizeof(grf), &a, &q, &used), S_OK);
+	assert_int_equal(used, sizeof(grf));
+	assert_string_equal(q.u.get_receive_folder.message_class, "IPM");
+	request_reencodes(&q, grf, sizeof(grf));
+	static const uint8_t grf_resp[] = {0x27, 0x00, 0, 0, 0,    0,   0x01, 0x00, 0,
+	                                   0,    0,    0, 0, 0x42, 'I', 'P',  'M',  0x00};
+	assert_int_equal(pull_response1(grf_resp, sizeof(grf_resp), &a, NULL, &r, &used), S_OK);
+	assert_int_equal(used, sizeof(grf_resp));
+	assert_int_equal(mh_id_replid(r.u.get_receive_folder.folder_id), 1);
+	assert_int_equal(mh_id_counter(r.u.get_receive_folder.folder_id), 0x42);
+	assert_string_equal(r.u.get_receive_folder.explicit_message_class, "IPM");
+	response_reencodes(&r, grf_resp, sizeof(grf_resp));
+
+	/* 2.2.5.8 RopSeekRow: Origin(1), RowCount(4, signed), WantRowMovedCount(1);
+	 * success HasSoughtLess(1), RowsSought(4, signed). */
+	static const uint8_t seek[] = {0x18, 0x00, 0x02, 0x02, 0xfe, 0xff, 0xff, 0xff, 0x01};
+	assert_int_equal(pull_request1(seek, sizeof(seek), &a, &q, &used), S_OK);
+	assert_int_equal(used, sizeof(seek));
+	assert_int_equal(q.in_handle_index, 2);
+	assert_int_equal(q.u.seek_row.origin, 2);
+	assert_int_equal(q.u.seek_row.row_count, -2);
+	assert_int_equal(q.u.seek_row.want_row_moved_count, 1);
+	request_reencodes(&q, seek, sizeof(seek));
+	static const uint8_t seek_resp[] = {0x18, 0x02, 0, 0, 0, 0, 0x01, 0xff, 0xff, 0xff, 0xff};
+	assert_int_equal(pull_response1(seek_resp, sizeof(seek_resp), &a, NULL, &r, &used), S_OK);
+	assert_int_equal(used, sizeof(seek_resp));
+	assert_int_equal(r.u.seek_row.has_sought_less, 1);
+	assert_int_equal(r.u.seek_row.rows_sought, -1);
+	response_reencodes(&r, seek_resp, sizeof(seek_resp));
+
+	/* 2.2.9.2.1 RopReadStream: ByteCount(2); MaximumByteCount(4) only when ByteCount is
+	 * 0xBABE. */
+	static const uint8_t rs_max[] = {0x2c, 0x00, 0x04, 0xbe, 0xba, 0x00, 0x00, 0x01, 0x00};
+	assert_int_equal(pull_request1(rs_max, sizeof(rs_max), &a, &q, &used), S_OK);
+	assert_int_equal(used, sizeof(rs_max));
+	assert_int_equal(q.u.read_stream.byte_count, MH_READ_STREAM_USE_MAX);
+	assert_int_equal(q.u.read_stream.maximum_byte_count, 0x10000);
+	request_reencodes(&q, rs_max, sizeof(rs_max));
+	static const uint8_t rs_plain[] = {0x2c, 0x00, 0x04, 0x00, 0x10, 0xaa};
+	assert_int_equal(pull_request1(rs_plain, sizeof(rs_plain), &a, &q, &used), S_OK);
+	assert_int_equal(used, 5); /* the 0xaa is not MaximumByteCount */
+	assert_int_equal(q.u.read_stream.byte_count, 0x1000);
+	request_reencodes(&q, rs_plain, 5);
+
+	/* 2.2.5.1.1 RopSetColumns: SetColumnsFlags(1), PropertyTagCount(2), PropertyTags;
+	 * 2.2.5.1.2 success TableStatus(1). */
+	static const uint8_t setcols[] = {0x12, 0x00, 0x01, 0x00, 0x02, 0x00, 0x14,
+	                                  0x00, 0x48, 0x67, 0x1f, 0x00, 0x01, 0x30};
+	assert_int_equal(pull_request1(setcols, sizeof(setcols), &a, &q, &used), S_OK);
+	assert_int_equal(used, sizeof(setcols));
+	assert_int_equal(q.u.set_columns.flags, 0);
+	assert_int_equal(q.u.set_columns.tags->cValues, 2);
+	assert_int_equal(q.u.set_columns.tags->aulPropTag[0], 0x67480014u);
+	request_reencodes(&q, setcols, sizeof(setcols));
+	static const uint8_t setcols_resp[] = {0x12, 0x01, 0, 0, 0, 0, 0x0b};
+	assert_int_equal(pull_response1(setcols_resp, sizeof(setcols_resp), &a, NULL, &r, &used),
+	                 S_OK);
+	assert_int_equal(used, sizeof(setcols_resp));
+	assert_int_equal(r.u.table_status.table_status, 0x0b);
+
+	/* 2.2.6.6 RopReadRecipients: RowId(4), Reserved(2); success RowCount(1) then
+	 * ReadRecipientRow{RowId(4), RecipientType(1), CodePageId(2), Reserved(2),
+	 * RecipientRowSize(2), RecipientRow}. */
+	static const uint8_t rr[] = {0x0f, 0x00, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00};
+	assert_int_equal(pull_request1(rr, sizeof(rr), &a, &q, &used), S_OK);
+	assert_int_equal(used, sizeof(rr));
+	assert_int_equal(q.u.read_recipients.row_id, 5);
+	static const uint8_t rr_resp[] = {0x0f, 0x01, 0,    0,    0,    0,    0x01,
+	                                  0x05, 0x00, 0x00, 0x00, 0x02, 0xb0, 0x04,
+	                                  0x00, 0x00, 0x01, 0x00, 0xcc};
+	assert_int_equal(pull_response1(rr_resp, sizeof(rr_resp), &a, NULL, &r, &used), S_OK);
+	assert_int_equal(used, sizeof(rr_resp));
+	assert_int_equal(r.u.read_recipients.rows[0].row_id, 5);
+	assert_int_equal(r.u.read_recipients.rows[0].recipient_type, 2);
+	assert_int_equal(r.u.read_recipients.rows[0].code_page_id, 1200);
+	assert_int_equal(r.u.read_recipients.rows[0].row.lpb[0], 0xcc);
+	response_reencodes(&r, rr_resp, sizeof(rr_resp));
+	mh_arena_free(&a);
+}
+
 static void test_rop__push_errors(void **state)
 {
 	(void)state;
@@ -1966,6 +2185,8 @@ int main(void)
 	    cmocka_unit_test(test_rop__logon_request_vector),
 	    cmocka_unit_test(test_rop__logon_success_vector),
 	    cmocka_unit_test(test_rop__logon_redirect_and_failure_vectors),
+	    cmocka_unit_test(test_rop__failure_is_header_only),
+	    cmocka_unit_test(test_rop__spec_layouts),
 	    cmocka_unit_test(test_rop__input_buffer_vectors),
 	    cmocka_unit_test(test_rop__chain_request_vector),
 	    cmocka_unit_test(test_rop__published_table_vectors),
