@@ -123,11 +123,10 @@ static inline unsigned equal_bytes(uint64_t x)
 /* ---- decoder ------------------------------------------------------------------------ */
 
 /*
- * Flag words are read MSB first. The decoder bit-reverses each word once so
- * that the next match is the lowest set bit: finding it (ctz) and consuming
- * it (bits &= bits - 1) are then independent one-cycle steps, instead of a
- * chain of count-leading-zeros and shifts through every item. Bit 32 is a
- * sentinel: reaching it means the word is used up. q is the next unread bit.
+ * Flag words are read MSB first. The decoder bit-reverses each word once and
+ * adds a sentinel bit above it, so that the next item is always bit 0: the
+ * literals before the next match are ctz(x), and a shift consumes them. When
+ * only the sentinel is left (x == 1), the word is used up.
  */
 static inline uint32_t rev32(uint32_t v)
 {
@@ -161,7 +160,7 @@ static inline unsigned ctz64(uint64_t v)
 }
 
 /*
- * The fast path runs only while this much input and output remain: one
+ * The item loop runs only while this much input and output remain: one
  * item reads at most a 32-byte literal block, then a flag word or a match
  * header of at most 10 bytes, and writes at most 32 literal bytes or a
  * match plus 32 bytes of overrun (matches longer than the margin take the
@@ -169,6 +168,21 @@ static inline unsigned ctz64(uint64_t v)
  */
 #define IN_MARGIN  48
 #define OUT_MARGIN 64
+
+/*
+ * The word loop checks its margins once per flag word instead of once per
+ * item, just after reading a flag word. The word's 32 items read at most
+ * 10 bytes each (a literal 1), and a literal block reads 32 from wherever
+ * they got to, so nothing is read 32 * 10 + 32 = 352 bytes or more past
+ * the check (the next flag word is read at most 320 bytes in). Only a
+ * match of 3..9 bytes skips the output check: each item adds at most 9
+ * bytes and no write is wider than 32 (a literal block; such a match
+ * writes 16), so nothing is written 32 * 9 + 32 = 320 bytes or more past
+ * the check. A longer match checks that the whole margin is still there
+ * after it. test_lz77__worst_case_items runs into both bounds.
+ */
+#define WORD_IN_MARGIN  360
+#define WORD_OUT_MARGIN 320
 
 /* Smallest multiple of d (1..7) that is at least 8: the step of a pattern copy. */
 static const uint8_t pattern_step[8] = {0, 8, 8, 9, 8, 10, 12, 14};
@@ -230,6 +244,111 @@ static void copy_match_exact(uint8_t *op, size_t dist, size_t len)
 	}
 }
 
+/*
+ * The length of a match whose 3-bit length is 7 (nibble, byte, u16, u32),
+ * read without bounds checks: the caller guarantees 8 readable bytes at
+ * *ipp. Returns 0 for an extended length below 22 or beyond cap.
+ */
+static inline size_t long_length(const uint8_t **ipp, const uint8_t **halfp, size_t cap)
+{
+	const uint8_t *ip = *ipp;
+	size_t len;
+	if (*halfp == NULL) {
+		*halfp = ip;
+		len = *ip++ & 0x0F;
+	} else {
+		len = **halfp >> 4;
+		*halfp = NULL;
+	}
+	if (len == 15) {
+		len = *ip++;
+		if (len == 255) {
+			len = load_le16(ip);
+			ip += 2;
+			if (len == 0) {
+				uint32_t l32 = load_le32(ip);
+				ip += 4;
+				if (l32 > cap)
+					len = 0;
+				else
+					len = l32;
+			}
+			if (len < 15 + 7) {
+				*ipp = ip;
+				return 0;
+			}
+			len -= 15 + 7;
+		}
+		len += 15;
+	}
+	*ipp = ip;
+	return len + 7 + LZ77_MIN_MATCH;
+}
+
+/*
+ * One flag word's items in the word loop (x holds the word, see flag_word).
+ * CHECK_DIST is 0 once 8192 bytes are out: no distance can reach before
+ * the start of the output any more, so the common short match needs no
+ * check at all. Leaves with the word used up; jumps to item_loop when a
+ * long match brings the output within WORD_OUT_MARGIN of its end.
+ */
+#define DECODE_WORD(CHECK_DIST)                                                                  \
+	do {                                                                                     \
+		for (;;) {                                                                       \
+			size_t z_ = ctz64(x);                                                    \
+			copy16(op, ip);                                                          \
+			copy16(op + 16, ip + 16);                                                \
+			op += z_;                                                                \
+			ip += z_;                                                                \
+			x >>= z_;                                                                \
+			if (x == 1)                                                              \
+				break;                                                           \
+			x >>= 1;                                                                 \
+			size_t m_ = load_le16(ip);                                               \
+			ip += 2;                                                                 \
+			size_t off_ = m_ >> 3; /* distance - 1 */                                \
+			len = m_ & 7;                                                            \
+			if (LZ77_LIKELY(len != 7)) {                                             \
+				len += LZ77_MIN_MATCH;                                           \
+				if ((CHECK_DIST) && LZ77_UNLIKELY(off_ >= (size_t)(op - dst))) { \
+					item = ip - 2;                                           \
+					dist = off_ + 1;                                         \
+					goto bad_dist;                                           \
+				}                                                                \
+				const uint8_t *s_ = op - off_; /* one past the source */         \
+				if (LZ77_LIKELY(off_ >= 15)) {                                   \
+					copy16(op, s_ - 1);                                      \
+				} else if (off_ >= 7) {                                          \
+					copy8(op, s_ - 1);                                       \
+					copy8(op + 8, s_ + 7);                                   \
+				} else {                                                         \
+					copy_match_fast(op, off_ + 1, len);                      \
+				}                                                                \
+				op += len;                                                       \
+				continue;                                                        \
+			}                                                                        \
+			item = ip - 2;                                                           \
+			dist = off_ + 1;                                                         \
+			len = long_length(&ip, &half, dst_cap);                                  \
+			if (len == 0)                                                            \
+				goto bad_long;                                                   \
+			if (LZ77_UNLIKELY(dist > (size_t)(op - dst)))                            \
+				goto bad_dist;                                                   \
+			if (LZ77_LIKELY((ptrdiff_t)len <= (oend - op) - WORD_OUT_MARGIN)) {      \
+				copy_match_fast(op, dist, len);                                  \
+				op += len;                                                       \
+				continue;                                                        \
+			}                                                                        \
+			/* Near the end of the output: finish this match exactly and the         \
+			 * rest item by item. */                                                 \
+			if (len > (size_t)(oend - op))                                           \
+				goto bad_len;                                                    \
+			copy_match_exact(op, dist, len);                                         \
+			op += len;                                                               \
+			goto item_loop;                                                          \
+		}                                                                                \
+	} while (0)
+
 mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
                              size_t *out_len)
 {
@@ -251,63 +370,53 @@ mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, s
 	const uint8_t *item = src;  /* start of the current match, for messages */
 	const char *field = "";     /* the length field a truncated match lost */
 	size_t dist, len;
-	uint64_t bits = flag_word(ip);
-	unsigned q = 0;
+	uint64_t x = flag_word(ip); /* the current word's unread items, see flag_word */
 	ip += 4;
 
-	/* Fast path: no end-of-buffer checks except for long matches. */
+	/* Word loop: margins checked once per flag word, see WORD_IN_MARGIN. */
+	if (src_len >= WORD_IN_MARGIN && dst_cap >= WORD_OUT_MARGIN) {
+		const uint8_t *const ilim = iend - WORD_IN_MARGIN;
+		uint8_t *const olim = oend - WORD_OUT_MARGIN;
+		while (LZ77_LIKELY(ip <= ilim && op <= olim)) {
+			if ((size_t)(op - dst) >= LZ77_WINDOW)
+				DECODE_WORD(0);
+			else
+				DECODE_WORD(1);
+			x = flag_word(ip);
+			ip += 4;
+		}
+	}
+
+item_loop:
+	/* Item loop: no end-of-buffer checks except for long matches. */
 	while (LZ77_LIKELY(iend - ip >= IN_MARGIN && oend - op >= OUT_MARGIN)) {
 		/* The literals before the next 1-bit (none to 32), copied without a
 		 * branch; the fixed-size copy stays inside both margins. */
-		unsigned p = ctz64(bits);
-		unsigned z = p - q;
+		unsigned z = ctz64(x);
 		copy16(op, ip);
 		copy16(op + 16, ip + 16);
 		op += z;
 		ip += z;
-		if (LZ77_UNLIKELY(p == 32)) {
+		x >>= z;
+		if (LZ77_UNLIKELY(x == 1)) {
 			/* the sentinel: the word ended, at least 16 input bytes remain */
-			bits = flag_word(ip);
+			x = flag_word(ip);
 			ip += 4;
-			q = 0;
 			continue;
 		}
-		bits &= bits - 1;
-		q = p + 1;
+		x >>= 1;
 		item = ip;
 		unsigned m = load_le16(ip);
 		ip += 2;
 		dist = (m >> 3) + 1;
 		len = m & 7;
 		if (LZ77_UNLIKELY(len == 7)) {
-			if (half == NULL) {
-				half = ip;
-				len = *ip++ & 0x0F;
-			} else {
-				len = *half >> 4;
-				half = NULL;
-			}
-			if (len == 15) {
-				len = *ip++;
-				if (len == 255) {
-					len = load_le16(ip);
-					ip += 2;
-					if (len == 0) {
-						uint32_t l32 = load_le32(ip);
-						ip += 4;
-						if (l32 > dst_cap)
-							goto bad_long;
-						len = l32;
-					}
-					if (len < 15 + 7)
-						goto bad_long;
-					len -= 15 + 7;
-				}
-				len += 15;
-			}
-			len += 7;
+			len = long_length(&ip, &half, dst_cap);
+			if (len == 0)
+				goto bad_long;
+		} else {
+			len += LZ77_MIN_MATCH;
 		}
-		len += LZ77_MIN_MATCH;
 		if (LZ77_UNLIKELY(dist > (size_t)(op - dst)))
 			goto bad_dist;
 		if (LZ77_LIKELY(len <= (size_t)(oend - op) - 32)) {
@@ -324,15 +433,14 @@ mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, s
 	for (;;) {
 		if (op == oend)
 			break;
-		if (q == 32) {
+		if (x == 1) {
 			if (iend - ip < 4)
 				break;
-			bits = flag_word(ip);
+			x = flag_word(ip);
 			ip += 4;
-			q = 0;
 		}
-		uint64_t bit = (bits >> q) & 1;
-		q++;
+		uint64_t bit = x & 1;
+		x >>= 1;
 		if (ip == iend)
 			break; /* a 1-bit here is the end marker; a 0-bit, a short stream */
 		if (!bit) {
@@ -422,19 +530,15 @@ bad_len:
 	                    (size_t)(item - src), len, dst_cap, (size_t)(op - dst));
 }
 
+#undef DECODE_WORD
+
 /* ---- encoder ------------------------------------------------------------------------ */
 
 /* 2^13 two-byte entries: 16 KiB of stack; a larger table gained under 0.5 % on ROP data. */
 #define HASH_BITS 13
 /* Misses before the search starts to skip ahead; keeps incompressible input cheap. */
 #ifndef SKIP_SHIFT
-#ifndef SKIP_SHIFT
-#ifndef SKIP_SHIFT
-#ifndef SKIP_SHIFT
 #define SKIP_SHIFT 5
-#endif
-#endif
-#endif
 #endif
 
 static inline uint32_t hash4(uint32_t v)

@@ -732,6 +732,179 @@ static void test_lz77__truncated_fields(void **state)
 	expect_corrupt_at(low, sizeof(low), 500, 5);
 }
 
+/*
+ * Faults the word loop (long streams, margins checked once per flag word)
+ * must catch itself: a distance before the start within the first 8 KiB,
+ * extended lengths below 22 or beyond the expected size, and a long match
+ * running past the expected size.
+ */
+static void test_lz77__word_loop_faults(void **state)
+{
+	(void)state;
+	/* 20 words of 32 literals, then a word whose first item is a match */
+	uint8_t z[2000];
+	memset(z, 0, sizeof(z));
+	size_t i = 0;
+	for (int w = 0; w < 20; w++) {
+		i += 4; /* flag word 0: 32 literals */
+		for (int j = 0; j < 32; j++)
+			z[i++] = (uint8_t)('a' + (w * 32 + j) % 26);
+	}
+	z[i++] = 0x00;
+	z[i++] = 0x00;
+	z[i++] = 0x00;
+	z[i++] = 0x80;
+	size_t at = i;
+	/* distance 700 with 640 bytes out */
+	z[i] = (uint8_t)((699u << 3) & 0xff);
+	z[i + 1] = (uint8_t)((699u << 3) >> 8);
+	expect_corrupt_at(z, sizeof(z), 4000, at);
+	/* distance 640 is the first byte: fine */
+	z[i] = (uint8_t)((639u << 3) & 0xff);
+	z[i + 1] = (uint8_t)((639u << 3) >> 8);
+	uint8_t *d = malloc(4000);
+	assert_non_null(d);
+	size_t out = 0;
+	assert_int_equal(mh_lz77_decompress(d, 4000, z, sizeof(z), &out), S_OK);
+	assert_memory_equal(d + 640, "abc", 3);
+	/* a long match: 16-bit length 10 (< 22) */
+	z[i] = (uint8_t)(((9u << 3) | 7) & 0xff);
+	z[i + 1] = 0;
+	z[i + 2] = 0x0f;
+	z[i + 3] = 0xff;
+	z[i + 4] = 10;
+	z[i + 5] = 0;
+	expect_corrupt_at(z, sizeof(z), 4000, at);
+	/* a 32-bit length beyond the expected size */
+	z[i + 4] = 0;
+	z[i + 6] = 0xa1;
+	z[i + 7] = 0x0f;
+	z[i + 8] = 0;
+	z[i + 9] = 0;
+	expect_corrupt_at(z, sizeof(z), 4000, at);
+	/* 3873 (+ 3) is below the expected size but runs past it */
+	z[i + 6] = 0x21;
+	expect_corrupt_at(z, sizeof(z), 4000, at);
+	/* a run that ends exactly at the expected size is fine */
+	uint8_t *d2 = malloc(640 + 3876);
+	assert_non_null(d2);
+	assert_int_equal(mh_lz77_decompress(d2, 640 + 3876, z, sizeof(z), &out), S_OK);
+	assert_int_equal(out, 640 + 3876);
+	for (size_t k = 640; k < out; k++)
+		assert_int_equal(d2[k], d2[k - 10]);
+	/* one byte less expected: the run is too long */
+	expect_corrupt_at(z, sizeof(z), 640 + 3875, at);
+	free(d2);
+	free(d);
+}
+
+/*
+ * Long streams whose output ends in or after long matches, so that the
+ * word loop hands over to the item loop in the middle of a flag word, and
+ * their truncations and bit flips, against the reference decoder.
+ */
+static void test_lz77__word_loop_handover(void **state)
+{
+	(void)state;
+	static const size_t runs[] = {10, 24, 25, 40, 280, 300, 1000, 5000};
+	static const size_t tails[] = {0, 1, 5, 31, 40, 320, 700};
+	uint64_t s = 7;
+	uint8_t *in = malloc(2000 + 5000 + 700);
+	assert_non_null(in);
+	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+			size_t n = 0;
+			/* incompressible head: a long input for the word loop */
+			for (; n < 1500; n++)
+				in[n] = (uint8_t)rng_next(&s);
+			/* short matches, then the run, then a text tail */
+			for (size_t k = 0; k < 400; k++, n++)
+				in[n] = (uint8_t) "abcdefgh, the report "[(k * 7 + k / 21) % 21];
+			memset(in + n, (int)(r + 1), runs[r]);
+			n += runs[r];
+			fill(in + n, tails[t], K_TEXT, r * 10 + t);
+			n += tails[t];
+			round_trip(in, n);
+			uint8_t *z;
+			size_t zl = compress_exact(in, n, &z);
+			for (size_t cut = zl > 64 ? zl - 64 : 0; cut <= zl; cut++)
+				check_damaged(z, cut, in, n, 1);
+			for (int round = 0; round < 40; round++) {
+				uint8_t *m = dup_exact(z, zl);
+				size_t bit = 8 * 1400 + rng_next(&s) % ((zl - 1400) * 8);
+				m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+				check_damaged(m, zl, in, n, 0);
+				check_damaged(m, zl, in, n - 3, 0);
+				free(m);
+			}
+			free(z);
+		}
+	}
+	free(in);
+}
+
+/*
+ * The densest items the format allows, at every cut near the end: matches
+ * with 32-bit lengths (the most input per item) and 9-byte matches (the
+ * most output per item without an extended length). The exactly sized
+ * buffers let ASan and valgrind check the word loop's margins.
+ */
+static void test_lz77__worst_case_items(void **state)
+{
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		size_t cap = 4 + 1 + 40 * (4 + 32 * 10);
+		uint8_t *z = malloc(cap);
+		assert_non_null(z);
+		size_t i = 0, total = 0;
+		z[i++] = 0xff; /* first word: a literal, then 31 matches */
+		z[i++] = 0xff;
+		z[i++] = 0xff;
+		z[i++] = 0x7f;
+		z[i++] = 'x';
+		total = 1;
+		int half = 0;
+		for (int item = 1; item < 40 * 32; item++) {
+			if (item % 32 == 0) {
+				memset(z + i, 0xff, 4);
+				i += 4;
+			}
+			if (kind == 0) {
+				/* distance 1, length 22 + 3 + item % 5 in a 32-bit field */
+				z[i++] = 0x07;
+				z[i++] = 0x00;
+				if (!half)
+					z[i++] = 0xff; /* both nibbles 15 */
+				half = !half;
+				z[i++] = 0xff;
+				z[i++] = 0x00;
+				z[i++] = 0x00;
+				uint32_t l = 22 + (uint32_t)(item % 5);
+				z[i++] = (uint8_t)l;
+				z[i++] = (uint8_t)(l >> 8);
+				z[i++] = 0;
+				z[i++] = 0;
+				total += l + 3;
+			} else {
+				z[i++] = 0x06; /* distance 1, length 9 */
+				z[i++] = 0x00;
+				total += 9;
+			}
+		}
+		uint8_t *plain = malloc(total);
+		assert_non_null(plain);
+		memset(plain, 'x', total);
+		/* every cut of the input, the full output expected */
+		for (size_t cut = i - 400; cut <= i; cut++)
+			check_damaged(z, cut, plain, total, 1);
+		/* the whole input, every expected size near the end */
+		for (size_t pl = total - 2000; pl <= total; pl++)
+			check_damaged(z, i, plain, pl, 1);
+		free(plain);
+		free(z);
+	}
+}
+
 /* The 32-bit length extension (never written by us) decodes or fails cleanly. */
 static void test_lz77__u32_length(void **state)
 {
@@ -846,6 +1019,9 @@ int main(void)
 	    cmocka_unit_test(test_lz77__distance_beyond_output),
 	    cmocka_unit_test(test_lz77__match_past_expected_size),
 	    cmocka_unit_test(test_lz77__truncated_fields),
+	    cmocka_unit_test(test_lz77__word_loop_faults),
+	    cmocka_unit_test(test_lz77__word_loop_handover),
+	    cmocka_unit_test(test_lz77__worst_case_items),
 	    cmocka_unit_test(test_lz77__u32_length),
 	    cmocka_unit_test(test_lz77__short_stream),
 	    cmocka_unit_test(test_lz77__invalid_parameters),
