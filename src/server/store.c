@@ -131,6 +131,7 @@ enum {
 	Q_RCPT_BY_DN,
 	Q_RCPT_BY_ID,
 	Q_RCPT_BY_TOKEN,
+	Q_RCPT_ALL,
 	Q_MBX_BY_GUID,
 	Q_MBX_BY_DN,
 	Q_MBX_OF,
@@ -183,6 +184,8 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_RCPT_BY_TOKEN] =
         "SELECT " RCPT_COLS "FROM token t JOIN recipient r ON r.id = t.recipient_id "
         "WHERE t.hash = ?",
+    [Q_RCPT_ALL] = "SELECT " RCPT_COLS "FROM recipient r "
+                   "ORDER BY r.display_name COLLATE NOCASE, r.id",
     [Q_MBX_BY_GUID] = "SELECT " MBX_COLS MBX_FROM "WHERE m.guid = ?",
     [Q_MBX_BY_DN] = "SELECT " MBX_COLS MBX_FROM "WHERE m.legacy_dn = ?",
     [Q_MBX_OF] = "SELECT " MBX_COLS MBX_FROM "WHERE m.owner_id = ? AND m.kind = ?",
@@ -978,6 +981,44 @@ mh_status mh_srv_store_recipient_by_id(mh_srv_store *st, mh_arena *arena, int64_
 		sqlite3_bind_int64(s, 1, id);
 		ms = one_recipient(st, arena, s, "id", out);
 	}
+	pthread_mutex_unlock(&st->mu);
+	return ms;
+}
+
+mh_status mh_srv_store_recipients(mh_srv_store *st, mh_arena *arena, mh_srv_recipient **out,
+                                  size_t *count)
+{
+	sqlite3_stmt *s;
+	mh_srv_recipient *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE;
+	mh_status ms;
+	*out = NULL;
+	*count = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((ms = need_org(st)) != S_OK || (ms = query(st, Q_RCPT_ALL, &s)) != S_OK)
+		goto out;
+	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			mh_srv_recipient *bigger;
+			cap = cap ? cap * 2 : 16;
+			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
+			    S_OK)
+				break;
+			if (n > 0)
+				memcpy(bigger, list, n * sizeof(*list));
+			list = bigger;
+		}
+		ms = read_recipient(arena, s, 0, &list[n++]);
+	}
+	if (ms == S_OK && rc != SQLITE_DONE)
+		ms = db_fail(st, "listing recipients");
+	finish(s);
+	if (ms == S_OK) {
+		*out = n ? list : NULL;
+		*count = n;
+	}
+out:
 	pthread_mutex_unlock(&st->mu);
 	return ms;
 }

@@ -182,6 +182,13 @@ mh_status mh_srv_store_recipient_by_id(mh_srv_store *st, mh_arena *arena, int64_
                                        mh_srv_recipient *out);
 
 /*
+ * Every recipient, in address-book order: display name (ASCII case ignored), then id. *out is
+ * NULL when there are none. MAPI_E_NOT_INITIALIZED; MAPI_E_DISK_ERROR; arena statuses.
+ */
+mh_status mh_srv_store_recipients(mh_srv_store *st, mh_arena *arena, mh_srv_recipient **out,
+                                  size_t *count);
+
+/*
  * The mailbox an Autodiscover address names: a recipient's SMTP address gives its primary
  * mailbox; "ExchangeGuid+<guid>@<domain>" and "<guid>@<domain>" give the mailbox (primary or
  * archive) with that GUID. Case-insensitive; the domain must be the organisation's.
