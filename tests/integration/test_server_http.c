@@ -1,0 +1,1540 @@
+/*
+ * Starts the built mapihttpd (MH_SERVER_PATH) on a free port and talks real HTTP(S) to it
+ * with libcurl: authentication, Autodiscover POX and JSON, the /mapi error framing, body
+ * caps, keep-alive, HTTPS, the request log and a clean stop on SIGTERM.
+ */
+#define _DEFAULT_SOURCE /* mkdtemp, usleep, strdup */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "../unit/vectors.h"
+#include "codec/mapihttp.h"
+#include "server/http.h"
+#include "server/store.h"
+
+#ifndef MH_SERVER_PATH
+#error "MH_SERVER_PATH must name the mapihttpd binary"
+#endif
+#ifndef MH_VECTORS_DIR
+#error "MH_VECTORS_DIR must name tests/vectors"
+#endif
+
+#define GROMOX_DIR MH_VECTORS_DIR "/gromox"
+
+#define NS_RESPONSE "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+#define NS_OUTLOOK  "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+#define DN_PREFIX   "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
+#define ALICE_GUID  "3a355873-72e9-840e-9c30-d2cf806e1a0f"
+#define BOB_GUID    "eb113c0f-3344-86e1-ad16-c68cf5c1be62"
+#define ARCH_GUID   "6bc6e012-62aa-8d2f-bbd6-151067afaa5d"
+#define SVC_GUID    "8a39cc22-65dd-872d-88ea-24f72c31f5d9"
+#define REQUEST_ID  "{9730973A-1173-49DA-950F-08BC63ED335A}:1"
+#define CLIENT_INFO "{2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:6"
+
+extern char **environ;
+
+/* ---- the server process ------------------------------------------------------------------ */
+
+typedef struct server {
+	pid_t pid;
+	int out; /* read end of its stdout */
+	char url[512];
+	char err_path[300]; /* its stderr */
+	char dir[256];      /* temporary directory */
+} server;
+
+static void make_temp_dir(char *out, size_t cap)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(out, cap, "%s/mh_server_test_XXXXXX", t != NULL ? t : "/tmp");
+	assert_non_null(mkdtemp(out));
+}
+
+/* posix_spawn of mapihttpd with copies of argv (NULL-terminated), which it wants writable. */
+static int spawn(pid_t *pid, const posix_spawn_file_actions_t *fa, const char *const *argv)
+{
+	size_t n = 0;
+	while (argv[n] != NULL)
+		n++;
+	char **copy = calloc(n + 1, sizeof(*copy));
+	assert_non_null(copy);
+	for (size_t i = 0; i < n; i++)
+		copy[i] = strdup(argv[i]);
+	int rc = posix_spawn(pid, MH_SERVER_PATH, fa, NULL, copy, environ);
+	for (size_t i = 0; i < n; i++)
+		free(copy[i]);
+	free(copy);
+	return rc;
+}
+
+/* Reads the first stdout line (within 20 s) into s->url. */
+static bool read_first_line(server *s, char *line, size_t cap)
+{
+	size_t n = 0;
+	time_t until = time(NULL) + 20;
+	while (n + 1 < cap && time(NULL) < until) {
+		struct pollfd p = {s->out, POLLIN, 0};
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		char ch;
+		if (read(s->out, &ch, 1) != 1)
+			return false;
+		if (ch == '\n') {
+			line[n] = 0;
+			return true;
+		}
+		line[n++] = ch;
+	}
+	return false;
+}
+
+static void server_start(server *s, const char *const *extra)
+{
+	memset(s, 0, sizeof(*s));
+	make_temp_dir(s->dir, sizeof(s->dir));
+	snprintf(s->err_path, sizeof(s->err_path), "%s/stderr.log", s->dir);
+	const char *argv[24];
+	size_t n = 0;
+	argv[n++] = MH_SERVER_PATH;
+	argv[n++] = "--sample";
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1:0";
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 22; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	posix_spawn_file_actions_t fa;
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
+	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1), 0);
+	assert_int_equal(posix_spawn_file_actions_addclose(&fa, pipefd[0]), 0);
+	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, s->err_path,
+	                                                  O_WRONLY | O_CREAT | O_TRUNC, 0600),
+	                 0);
+	assert_int_equal(spawn(&s->pid, &fa, argv), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	s->out = pipefd[0];
+
+	char line[512];
+	assert_true(read_first_line(s, line, sizeof(line)));
+	static const char prefix[] = "mapihttpd: listening on ";
+	assert_int_equal(strncmp(line, prefix, sizeof(prefix) - 1), 0);
+	snprintf(s->url, sizeof(s->url), "%s", line + sizeof(prefix) - 1);
+}
+
+/* Sends sig and waits (10 s at most); returns the exit status, or 128 + signal. */
+static int server_stop(server *s, int sig)
+{
+	kill(s->pid, sig);
+	int status = 0;
+	time_t until = time(NULL) + 10;
+	pid_t got = 0;
+	while ((got = waitpid(s->pid, &status, WNOHANG)) == 0 && time(NULL) < until)
+		usleep(20000);
+	if (got == 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, &status, 0);
+		close(s->out);
+		return -1;
+	}
+	close(s->out);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int ch;
+	while ((ch = fgetc(f)) != EOF) {
+		if (len + 2 > cap) {
+			cap = cap != 0 ? cap * 2 : 4096;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		buf[len++] = (char)ch;
+	}
+	fclose(f);
+	if (buf == NULL)
+		buf = calloc(1, 1);
+	else
+		buf[len] = 0;
+	return buf;
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- HTTP -------------------------------------------------------------------------------- */
+
+typedef struct reply {
+	long status;
+	char *body;
+	size_t len;
+	char *headers; /* every header line of the final response, "\n" separated */
+	size_t hlen;
+	long connects; /* new connections this transfer opened */
+} reply;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	reply *r = ud;
+	size_t add = size * n;
+	r->body = realloc(r->body, r->len + add + 1);
+	assert_non_null(r->body);
+	memcpy(r->body + r->len, p, add);
+	r->len += add;
+	r->body[r->len] = 0;
+	return add;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	reply *r = ud;
+	size_t add = size * n;
+	if (add >= 5 && strncmp(p, "HTTP/", 5) == 0)
+		r->hlen = 0; /* a new (final) response after 100 Continue */
+	r->headers = realloc(r->headers, r->hlen + add + 1);
+	assert_non_null(r->headers);
+	memcpy(r->headers + r->hlen, p, add);
+	r->hlen += add;
+	r->headers[r->hlen] = 0;
+	return add;
+}
+
+static void reply_free(reply *r)
+{
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Every value of header name (case-insensitive), in order, joined by '|'. */
+static void header_values(const reply *r, const char *name, char *out, size_t cap)
+{
+	out[0] = 0;
+	if (r->headers == NULL)
+		return;
+	size_t nl = strlen(name);
+	const char *line = r->headers;
+	while (*line != 0) {
+		const char *end = strchr(line, '\n');
+		size_t ll = end != NULL ? (size_t)(end - line) : strlen(line);
+		if (ll > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			const char *v = line + nl + 1;
+			while (*v == ' ')
+				v++;
+			size_t vl = (size_t)(line + ll - v);
+			while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+				vl--;
+			size_t used = strlen(out);
+			snprintf(out + used, cap - used, "%s%.*s", used != 0 ? "|" : "", (int)vl,
+			         v);
+		}
+		if (end == NULL)
+			break;
+		line = end + 1;
+	}
+}
+
+typedef struct request {
+	const char *method; /* NULL: GET, or POST when body is set */
+	const char *path;
+	const char *user, *password; /* Basic */
+	const char *bearer;
+	const char *headers[12];
+	const char *body;
+	size_t body_len;
+	bool chunked;
+	const char *cainfo;
+} request;
+
+typedef struct upload {
+	const char *data;
+	size_t len, pos;
+} upload;
+
+/* Feeds a chunked upload in pieces of at most 16 KiB. */
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+	upload *u = ud;
+	size_t room = size * n, left = u->len - u->pos;
+	size_t take = left < room ? left : room;
+	if (take > 16384)
+		take = 16384;
+	memcpy(buf, u->data + u->pos, take);
+	u->pos += take;
+	return take;
+}
+
+static reply do_request_on(CURL *c, const char *base, const request *q)
+{
+	reply r;
+	memset(&r, 0, sizeof(r));
+	char url[1024];
+	snprintf(url, sizeof(url), "%s%s", base, q->path);
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (q->cainfo != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, q->cainfo);
+	struct curl_slist *hl = NULL;
+	for (size_t i = 0; i < 12 && q->headers[i] != NULL; i++)
+		hl = curl_slist_append(hl, q->headers[i]);
+	if (q->chunked)
+		hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+	if (q->bearer != NULL) {
+		char h[600];
+		snprintf(h, sizeof(h), "Authorization: Bearer %s", q->bearer);
+		hl = curl_slist_append(hl, h);
+	}
+	if (hl != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	if (q->user != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, q->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, q->password);
+	}
+	upload up = {q->body, q->body_len, 0};
+	if (q->body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		if (q->chunked) {
+			curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(c, CURLOPT_READDATA, &up);
+		} else {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+		}
+	}
+	if (q->method != NULL)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		print_error("curl: %s for %s\n", curl_easy_strerror(rc), url);
+	assert_int_equal(rc, CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
+	curl_slist_free_all(hl);
+	return r;
+}
+
+static reply do_request(const char *base, const request *q)
+{
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	reply r = do_request_on(c, base, q);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+static char *pox_body(const char *address)
+{
+	char *b = malloc(1024);
+	assert_non_null(b);
+	snprintf(b, 1024,
+	         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	         "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/"
+	         "requestschema/2006\">\n  <Request>\n    <EMailAddress>%s</EMailAddress>\n"
+	         "    <AcceptableResponseSchema>" NS_OUTLOOK "</AcceptableResponseSchema>\n"
+	         "  </Request>\n</Autodiscover>\n",
+	         address);
+	return b;
+}
+
+/* POSTs a POX request for address as user (Basic), with X-MapiHttpCapability when cap. */
+static reply pox(const server *s, const char *address, const char *user, const char *password,
+                 bool cap)
+{
+	char *body = pox_body(address);
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.user = user;
+	q.password = password;
+	q.headers[0] = "Content-Type: text/xml";
+	q.headers[1] = cap ? "X-MapiHttpCapability: 1" : NULL;
+	q.body = body;
+	q.body_len = strlen(body);
+	reply r = do_request(s->url, &q);
+	free(body);
+	return r;
+}
+
+/* ---- XML --------------------------------------------------------------------------------- */
+
+static xmlDocPtr parse_xml(const char *text, size_t len)
+{
+	xmlDocPtr d = xmlReadMemory(text, (int)len, "response.xml", NULL, XML_PARSE_NONET);
+	if (d == NULL)
+		print_error("not XML: %.*s\n", (int)len, text);
+	assert_non_null(d);
+	return d;
+}
+
+static xmlXPathObjectPtr eval(xmlDocPtr d, const char *expr)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(d);
+	assert_non_null(ctx);
+	xmlXPathRegisterNs(ctx, BAD_CAST "a", BAD_CAST NS_RESPONSE);
+	xmlXPathRegisterNs(ctx, BAD_CAST "o", BAD_CAST NS_OUTLOOK);
+	xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	xmlXPathFreeContext(ctx);
+	assert_non_null(o);
+	return o;
+}
+
+static int count(xmlDocPtr d, const char *expr)
+{
+	xmlXPathObjectPtr o = eval(d, expr);
+	int n = o->nodesetval != NULL ? o->nodesetval->nodeNr : 0;
+	xmlXPathFreeObject(o);
+	return n;
+}
+
+/* The text of the single node expr selects (asserts there is exactly one). */
+static void text_of(xmlDocPtr d, const char *expr, char *out, size_t cap)
+{
+	xmlXPathObjectPtr o = eval(d, expr);
+	int n = o->nodesetval != NULL ? o->nodesetval->nodeNr : 0;
+	if (n != 1)
+		print_error("%d nodes for %s\n", n, expr);
+	assert_int_equal(n, 1);
+	xmlChar *t = xmlNodeGetContent(o->nodesetval->nodeTab[0]);
+	snprintf(out, cap, "%s", (const char *)t);
+	xmlFree(t);
+	xmlXPathFreeObject(o);
+}
+
+static void assert_xpath_text(xmlDocPtr d, const char *expr, const char *want)
+{
+	char got[1024];
+	text_of(d, expr, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		print_error("%s: got '%s', want '%s'\n", expr, got, want);
+	assert_string_equal(got, want);
+}
+
+#define U  "/a:Autodiscover/o:Response/o:User/o:"
+#define AC "/a:Autodiscover/o:Response/o:Account/"
+
+/* The element children names of the node expr selects, space separated. */
+static void child_names(xmlDocPtr d, const char *expr, char *out, size_t cap)
+{
+	xmlXPathObjectPtr o = eval(d, expr);
+	assert_true(o->nodesetval != NULL && o->nodesetval->nodeNr == 1);
+	out[0] = 0;
+	for (xmlNodePtr n = o->nodesetval->nodeTab[0]->children; n != NULL; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		size_t used = strlen(out);
+		snprintf(out + used, cap - used, "%s%s", used != 0 ? " " : "",
+		         (const char *)n->name);
+	}
+	xmlXPathFreeObject(o);
+}
+
+/* ---- fixtures ---------------------------------------------------------------------------- */
+
+static server g_server; /* started once for the whole group */
+
+static int group_setup(void **state)
+{
+	(void)state;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	xmlInitParser();
+	server_start(&g_server, NULL);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	int st = server_stop(&g_server, SIGTERM);
+	if (st != 0) {
+		/* A sanitizer or valgrind report from the server ends up here. */
+		char *log = slurp(g_server.err_path);
+		fprintf(stderr, "mapihttpd exited with %d; its stderr:\n%s\n", st, log);
+		free(log);
+	}
+	remove_dir(g_server.dir);
+	curl_global_cleanup();
+	xmlCleanupParser();
+	return st == 0 ? 0 : -1;
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_server_http__listening_line(void **state)
+{
+	(void)state;
+	static const char prefix[] = "http://127.0.0.1:";
+	assert_int_equal(strncmp(g_server.url, prefix, sizeof(prefix) - 1), 0);
+	long port = strtol(g_server.url + sizeof(prefix) - 1, NULL, 10);
+	assert_true(port > 0 && port < 65536);
+}
+
+static void test_server_http__unauthenticated_gets_401_with_both_challenges(void **state)
+{
+	(void)state;
+	const char *paths[] = {"/autodiscover/autodiscover.xml",
+	                       "/mapi/emsmdb/?MailboxId=" ALICE_GUID "@contoso.test",
+	                       "/mapi/nspi/?MailboxId=" ALICE_GUID "@contoso.test"};
+	for (size_t i = 0; i < 3; i++) {
+		request q;
+		memset(&q, 0, sizeof(q));
+		q.path = paths[i];
+		q.body = "x";
+		q.body_len = 1;
+		reply r = do_request(g_server.url, &q);
+		assert_int_equal(r.status, 401);
+		char v[512];
+		header_values(&r, "WWW-Authenticate", v, sizeof(v));
+		assert_non_null(strstr(v, "Basic realm=\"mapihttpd\""));
+		assert_non_null(strstr(v, "Bearer realm=\"mapihttpd\""));
+		assert_null(strstr(v, "invalid_token"));
+		reply_free(&r);
+	}
+}
+
+static void test_server_http__wrong_credentials_get_401(void **state)
+{
+	(void)state;
+	reply r = pox(&g_server, "alice@contoso.test", "alice@contoso.test", "wrong", true);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+	r = pox(&g_server, "alice@contoso.test", "nobody@contoso.test", "Alice-Pass-1", true);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+	/* A shared mailbox has no logon of its own. */
+	r = pox(&g_server, "helpdesk@contoso.test", "helpdesk@contoso.test", "", true);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+
+	const char *bad[] = {"Authorization: Basic !!!notbase64",
+	                     "Authorization: Basic YWxpY2U=", /* "alice": no colon */
+	                     "Authorization: Negotiate abc", "Authorization: Bearer"};
+	for (size_t i = 0; i < 4; i++) {
+		request q;
+		memset(&q, 0, sizeof(q));
+		q.path = "/autodiscover/autodiscover.xml";
+		q.headers[0] = bad[i];
+		q.body = "x";
+		q.body_len = 1;
+		r = do_request(g_server.url, &q);
+		assert_int_equal(r.status, 401);
+		reply_free(&r);
+	}
+
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.bearer = "not-a-real-token";
+	q.body = "x";
+	q.body_len = 1;
+	r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 401);
+	char v[512];
+	header_values(&r, "WWW-Authenticate", v, sizeof(v));
+	assert_non_null(strstr(v, "Basic realm="));
+	assert_non_null(strstr(v, "Bearer realm=\"mapihttpd\", error=\"invalid_token\""));
+	reply_free(&r);
+}
+
+static void test_server_http__basic_and_bearer_accepted(void **state)
+{
+	(void)state;
+	reply r = pox(&g_server, "alice@contoso.test", "ALICE@contoso.test", "Alice-Pass-1", true);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+
+	char *body = pox_body("svc@contoso.test");
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.bearer = "svc-token-0001";
+	q.headers[0] = "X-MapiHttpCapability: 1";
+	q.body = body;
+	q.body_len = strlen(body);
+	r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 200);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	assert_xpath_text(d, U "AutoDiscoverSMTPAddress", "svc@contoso.test");
+	xmlFreeDoc(d);
+	reply_free(&r);
+	free(body);
+}
+
+static void test_server_http__pox_alice(void **state)
+{
+	(void)state;
+	reply r = pox(&g_server, "alice@contoso.test", "alice@contoso.test", "Alice-Pass-1", true);
+	assert_int_equal(r.status, 200);
+	char ct[128];
+	header_values(&r, "Content-Type", ct, sizeof(ct));
+	assert_int_equal(strncmp(ct, "text/xml", 8), 0);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	assert_xpath_text(d, U "DisplayName", "Alice Archer");
+	assert_xpath_text(d, U "LegacyDN", DN_PREFIX "/cn=Recipients/cn=alice");
+	assert_xpath_text(d, U "AutoDiscoverSMTPAddress", "alice@contoso.test");
+	assert_int_equal(count(d, U "DeploymentId"), 1);
+	assert_xpath_text(d, AC "o:AccountType", "email");
+	assert_xpath_text(d, AC "o:Action", "settings");
+
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" ALICE_GUID "@contoso.test",
+	         g_server.url);
+	assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:MailStore/o:InternalUrl", want);
+	assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:MailStore/o:ExternalUrl", want);
+	snprintf(want, sizeof(want), "%s/mapi/nspi/?MailboxId=" ALICE_GUID "@contoso.test",
+	         g_server.url);
+	assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:AddressBook/o:InternalUrl", want);
+	assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:AddressBook/o:ExternalUrl", want);
+	assert_int_equal(count(d, AC "o:Protocol[@Type='mapiHttp'][@Version='1']"), 1);
+
+	assert_xpath_text(d, AC "o:Protocol[o:Type='EXCH']/o:Server", ALICE_GUID "@contoso.test");
+	assert_xpath_text(d, AC "o:Protocol[o:Type='EXCH']/o:ServerDN",
+	                  DN_PREFIX "/cn=Configuration/cn=Servers/cn=" ALICE_GUID "@contoso.test");
+	assert_xpath_text(d, AC "o:Protocol[o:Type='EXCH']/o:MdbDN",
+	                  DN_PREFIX "/cn=Configuration/cn=Servers/cn=" ALICE_GUID
+	                            "@contoso.test/cn=Microsoft Private MDB");
+	assert_int_equal(count(d, AC "o:AlternativeMailbox"), 0);
+	xmlFreeDoc(d);
+	reply_free(&r);
+}
+
+static void test_server_http__pox_bob_archive_mapihttp_form(void **state)
+{
+	(void)state;
+	reply r = pox(&g_server, "bob@contoso.test", "bob@contoso.test", "Bob-Pass-1", true);
+	assert_int_equal(r.status, 200);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	assert_xpath_text(d, U "DisplayName", "Bob Baker");
+	assert_int_equal(count(d, AC "o:AlternativeMailbox"), 1);
+	char names[256];
+	child_names(d, AC "o:AlternativeMailbox", names, sizeof(names));
+	assert_string_equal(names, "Type DisplayName SmtpAddress OwnerSmtpAddress");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:Type", "Archive");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:DisplayName", "Online Archive - Bob Baker");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:SmtpAddress",
+	                  "ExchangeGuid+" ARCH_GUID "@contoso.test");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:OwnerSmtpAddress", "bob@contoso.test");
+	xmlFreeDoc(d);
+	reply_free(&r);
+}
+
+static void test_server_http__pox_bob_archive_rpc_form(void **state)
+{
+	(void)state;
+	/* As svc: Autodiscover checks no rights, and the answer does not depend on the caller. */
+	reply r = pox(&g_server, "bob@contoso.test", "svc@contoso.test", "Svc-Pass-1", false);
+	assert_int_equal(r.status, 200);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	assert_int_equal(count(d, AC "o:Protocol[@Type='mapiHttp']"), 0);
+	assert_int_equal(count(d, AC "o:Protocol[o:Type='EXCH']"), 1);
+	char names[256];
+	child_names(d, AC "o:AlternativeMailbox", names, sizeof(names));
+	assert_string_equal(names, "Type DisplayName LegacyDN Server OwnerSmtpAddress");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:Type", "Archive");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:LegacyDN",
+	                  DN_PREFIX "/cn=Recipients/cn=bob/guid=" ARCH_GUID);
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:Server", ARCH_GUID "@contoso.test");
+	assert_xpath_text(d, AC "o:AlternativeMailbox/o:OwnerSmtpAddress", "bob@contoso.test");
+	xmlFreeDoc(d);
+	reply_free(&r);
+}
+
+static void test_server_http__pox_svc_delegates(void **state)
+{
+	(void)state;
+	reply r = pox(&g_server, "svc@contoso.test", "svc@contoso.test", "Svc-Pass-1", true);
+	assert_int_equal(r.status, 200);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	assert_int_equal(count(d, AC "o:AlternativeMailbox"), 2);
+	assert_int_equal(count(d, AC "o:AlternativeMailbox[o:Type='Delegate']"), 2);
+	assert_xpath_text(d, AC "o:AlternativeMailbox[1]/o:SmtpAddress", "bob@contoso.test");
+	assert_xpath_text(d, AC "o:AlternativeMailbox[1]/o:OwnerSmtpAddress", "bob@contoso.test");
+	assert_xpath_text(d, AC "o:AlternativeMailbox[1]/o:DisplayName", "Bob Baker");
+	assert_xpath_text(d, AC "o:AlternativeMailbox[2]/o:SmtpAddress", "helpdesk@contoso.test");
+	assert_xpath_text(d, AC "o:AlternativeMailbox[2]/o:OwnerSmtpAddress",
+	                  "helpdesk@contoso.test");
+	assert_xpath_text(d, AC "o:AlternativeMailbox[2]/o:DisplayName", "Helpdesk");
+	assert_int_equal(count(d, AC "o:AlternativeMailbox/o:LegacyDN"), 0);
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" SVC_GUID "@contoso.test",
+	         g_server.url);
+	assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:MailStore/o:InternalUrl", want);
+	xmlFreeDoc(d);
+	reply_free(&r);
+
+	/* The shared mailbox itself: its own MailboxId, no entries of its own. */
+	r = pox(&g_server, "helpdesk@contoso.test", "svc@contoso.test", "Svc-Pass-1", true);
+	assert_int_equal(r.status, 200);
+	d = parse_xml(r.body, r.len);
+	assert_xpath_text(d, U "LegacyDN", DN_PREFIX "/cn=Recipients/cn=helpdesk");
+	assert_int_equal(count(d, AC "o:AlternativeMailbox"), 0);
+	xmlFreeDoc(d);
+	reply_free(&r);
+}
+
+static void test_server_http__pox_archive_addresses(void **state)
+{
+	(void)state;
+	const char *forms[] = {"ExchangeGuid+" ARCH_GUID "@contoso.test", ARCH_GUID "@contoso.test",
+	                       "exchangeguid+6BC6E012-62AA-8D2F-BBD6-151067AFAA5D@CONTOSO.TEST"};
+	for (size_t i = 0; i < 3; i++) {
+		/* As alice, who has no rights on bob: no rights check in Autodiscover. */
+		reply r = pox(&g_server, forms[i], "alice@contoso.test", "Alice-Pass-1", true);
+		assert_int_equal(r.status, 200);
+		xmlDocPtr d = parse_xml(r.body, r.len);
+		assert_xpath_text(d, U "DisplayName", "Online Archive - Bob Baker");
+		assert_xpath_text(d, U "LegacyDN",
+		                  DN_PREFIX "/cn=Recipients/cn=bob/guid=" ARCH_GUID);
+		char want[1024];
+		snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" ARCH_GUID "@contoso.test",
+		         g_server.url);
+		assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:MailStore/o:ExternalUrl",
+		                  want);
+		assert_xpath_text(d, AC "o:Protocol[o:Type='EXCH']/o:Server",
+		                  ARCH_GUID "@contoso.test");
+		assert_int_equal(count(d, AC "o:AlternativeMailbox"), 0);
+		xmlFreeDoc(d);
+		reply_free(&r);
+	}
+}
+
+/* The ErrorCode of an Autodiscover error document. */
+static void assert_pox_error(const reply *r, const char *code)
+{
+	assert_int_equal(r->status, 200);
+	xmlDocPtr d = parse_xml(r->body, r->len);
+	assert_xpath_text(d, "/a:Autodiscover/a:Response/a:Error/a:ErrorCode", code);
+	assert_int_equal(count(d, "/a:Autodiscover/a:Response/a:Error[@Time][@Id]"), 1);
+	xmlFreeDoc(d);
+}
+
+static void test_server_http__pox_unknown_address_500(void **state)
+{
+	(void)state;
+	const char *addrs[] = {"nobody@contoso.test", "alice@elsewhere.test",
+	                       "ExchangeGuid+00000000-0000-0000-0000-000000000000@contoso.test"};
+	for (size_t i = 0; i < 3; i++) {
+		reply r = pox(&g_server, addrs[i], "alice@contoso.test", "Alice-Pass-1", true);
+		assert_pox_error(&r, "500");
+		reply_free(&r);
+	}
+}
+
+static reply pox_raw(const char *body, const char *schema_header)
+{
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.user = "alice@contoso.test";
+	q.password = "Alice-Pass-1";
+	q.headers[0] = schema_header;
+	q.body = body;
+	q.body_len = strlen(body);
+	return do_request(g_server.url, &q);
+}
+
+static void test_server_http__pox_bad_requests(void **state)
+{
+	(void)state;
+	reply r = pox_raw("this is not XML", NULL);
+	assert_pox_error(&r, "600");
+	reply_free(&r);
+
+	r = pox_raw("<Autodiscover><Request><AcceptableResponseSchema>" NS_OUTLOOK
+	            "</AcceptableResponseSchema></Request></Autodiscover>",
+	            NULL);
+	assert_pox_error(&r, "600");
+	reply_free(&r);
+
+	r = pox_raw("<Autodiscover><Request><EMailAddress>alice@contoso.test</EMailAddress>"
+	            "<AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/"
+	            "mobilesync/responseschema/2006</AcceptableResponseSchema></Request>"
+	            "</Autodiscover>",
+	            NULL);
+	assert_pox_error(&r, "601");
+	reply_free(&r);
+
+	/* External entities are never loaded: the DOCTYPE alone is refused. */
+	r = pox_raw("<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM "
+	            "\"file:///etc/passwd\">]><Autodiscover><Request><EMailAddress>&x;"
+	            "</EMailAddress><AcceptableResponseSchema>" NS_OUTLOOK
+	            "</AcceptableResponseSchema></Request></Autodiscover>",
+	            NULL);
+	assert_pox_error(&r, "600");
+	assert_null(strstr(r.body, "root:"));
+	reply_free(&r);
+
+	/* Entity expansion bombs likewise. */
+	r = pox_raw("<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY a \"aaaaaaaaaa\">"
+	            "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
+	            "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]>"
+	            "<Autodiscover><Request><EMailAddress>&c;</EMailAddress>"
+	            "<AcceptableResponseSchema>" NS_OUTLOOK
+	            "</AcceptableResponseSchema></Request></Autodiscover>",
+	            NULL);
+	assert_pox_error(&r, "600");
+	reply_free(&r);
+
+	/* GET is answered the way Exchange answers a browser: error 600. */
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.user = "alice@contoso.test";
+	q.password = "Alice-Pass-1";
+	r = do_request(g_server.url, &q);
+	assert_pox_error(&r, "600");
+	reply_free(&r);
+}
+
+static void test_server_http__case_insensitive_path(void **state)
+{
+	(void)state;
+	char *body = pox_body("alice@contoso.test");
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/AutoDiscover/AutoDiscover.XML";
+	q.user = "alice@contoso.test";
+	q.password = "Alice-Pass-1";
+	q.headers[0] = "X-MapiHttpCapability: 1";
+	q.body = body;
+	q.body_len = strlen(body);
+	reply r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 200);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	assert_xpath_text(d, U "AutoDiscoverSMTPAddress", "alice@contoso.test");
+	xmlFreeDoc(d);
+	reply_free(&r);
+	free(body);
+
+	memset(&q, 0, sizeof(q));
+	q.path = "/nothing/here";
+	r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+}
+
+static json_t *json_of(const reply *r)
+{
+	json_error_t e;
+	json_t *j = json_loadb(r->body, r->len, 0, &e);
+	if (j == NULL)
+		print_error("not JSON: %s\n", r->body);
+	assert_non_null(j);
+	return j;
+}
+
+static void test_server_http__json_v2(void **state)
+{
+	(void)state;
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.json/v1.0/alice@contoso.test?Protocol=AutodiscoverV1";
+	reply r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 200);
+	json_t *j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "Protocol")), "AutodiscoverV1");
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/autodiscover/autodiscover.xml", g_server.url);
+	assert_string_equal(json_string_value(json_object_get(j, "Url")), want);
+	json_decref(j);
+	reply_free(&r);
+
+	q.path = "/AutoDiscover/AutoDiscover.json?Email=bob@contoso.test&Protocol=AutodiscoverV1";
+	r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "Url")), want);
+	json_decref(j);
+	reply_free(&r);
+
+	q.path = "/autodiscover/autodiscover.json/v1.0/alice@contoso.test?Protocol=MapiHttp";
+	r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 200);
+	j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "ErrorCode")),
+	                    "ProtocolNotSupported");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "ErrorMessage")),
+	                       "'MapiHttp' is not supported"));
+	json_decref(j);
+	reply_free(&r);
+
+	/* The name is case-sensitive, as on Exchange. */
+	q.path = "/autodiscover/autodiscover.json/v1.0/alice@contoso.test?Protocol=autodiscoverv1";
+	r = do_request(g_server.url, &q);
+	j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "ErrorCode")),
+	                    "ProtocolNotSupported");
+	json_decref(j);
+	reply_free(&r);
+
+	q.path = "/autodiscover/autodiscover.json/v1.0/alice@contoso.test";
+	r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 400);
+	j = json_of(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "ErrorCode")), "MissingProtocol");
+	json_decref(j);
+	reply_free(&r);
+}
+
+typedef struct mapi_reply {
+	long status;
+	long response_code;
+	char content_type[128];
+	char request_id[128];
+	char request_type[64];
+	char *body;
+} mapi_reply;
+
+static mapi_reply mapi(const char *path, const char *method, const char *request_type,
+                       bool with_client_info, const char *body, size_t body_len, bool chunked)
+{
+	char rt[96];
+	snprintf(rt, sizeof(rt), "X-RequestType: %s", request_type);
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = path;
+	q.method = method;
+	q.user = "alice@contoso.test";
+	q.password = "Alice-Pass-1";
+	size_t h = 0;
+	q.headers[h++] = "Content-Type: application/mapi-http";
+	q.headers[h++] = rt;
+	q.headers[h++] = "X-RequestId: " REQUEST_ID;
+	if (with_client_info)
+		q.headers[h++] = "X-ClientInfo: " CLIENT_INFO;
+	q.headers[h++] = "X-ClientApplication: Outlook/15.0.4815.1002";
+	q.body = body;
+	q.body_len = body_len;
+	q.chunked = chunked;
+	reply r = do_request(g_server.url, &q);
+	mapi_reply m;
+	memset(&m, 0, sizeof(m));
+	m.status = r.status;
+	char v[64];
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	m.response_code = v[0] != 0 ? strtol(v, NULL, 10) : -1;
+	header_values(&r, "Content-Type", m.content_type, sizeof(m.content_type));
+	header_values(&r, "X-RequestId", m.request_id, sizeof(m.request_id));
+	header_values(&r, "X-RequestType", m.request_type, sizeof(m.request_type));
+	m.body = r.body;
+	r.body = NULL;
+	reply_free(&r);
+	return m;
+}
+
+#define MBX_ALICE "?MailboxId=" ALICE_GUID "@contoso.test"
+
+static void test_server_http__mapi_endpoints_frame_errors(void **state)
+{
+	(void)state;
+	static const uint8_t body[] = {0, 1, 2, 3};
+	const char *b = (const char *)body;
+	/* Well-formed requests: neither handler is implemented yet, so 16 (Endpoint Disabled). */
+	mapi_reply m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Connect", true, b, 4, false);
+	assert_int_equal(m.status, 200);
+	assert_int_equal(m.response_code, 16);
+	assert_string_equal(m.content_type, "text/html");
+	assert_string_equal(m.request_id, REQUEST_ID);
+	assert_string_equal(m.request_type, "Connect");
+	assert_non_null(strstr(m.body, "Endpoint Disabled"));
+	free(m.body);
+	m = mapi("/mapi/nspi/" MBX_ALICE, NULL, "Bind", true, b, 4, false);
+	assert_int_equal(m.response_code, 16);
+	free(m.body);
+	/* PING is accepted by both endpoints. */
+	m = mapi("/MAPI/NSPI/" MBX_ALICE, NULL, "PING", true, "", 0, false);
+	assert_int_equal(m.response_code, 16);
+	free(m.body);
+
+	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Foo", true, b, 4, false);
+	assert_int_equal(m.response_code, 5);
+	free(m.body);
+	m = mapi("/mapi/nspi/" MBX_ALICE, NULL, "Execute", true, b, 4, false);
+	assert_int_equal(m.response_code, 5);
+	free(m.body);
+	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", false, b, 4, false);
+	assert_int_equal(m.response_code, 7);
+	free(m.body);
+	m = mapi("/mapi/emsmdb/", NULL, "Connect", true, b, 4, false);
+	assert_int_equal(m.response_code, 3);
+	free(m.body);
+	m = mapi("/mapi/emsmdb/?MailboxId=00000000-0000-0000-0000-000000000000@contoso.test", NULL,
+	         "Connect", true, b, 4, false);
+	assert_int_equal(m.response_code, 3);
+	free(m.body);
+	m = mapi("/mapi/emsmdb/" MBX_ALICE, "GET", "Connect", true, NULL, 0, false);
+	assert_int_equal(m.response_code, 2);
+	free(m.body);
+	/* The diagnostic page escapes what the client sent. */
+	m = mapi("/mapi/emsmdb/?MailboxId=%3Cscript%3E", NULL, "Connect", true, b, 4, false);
+	assert_int_equal(m.response_code, 3);
+	assert_null(strstr(m.body, "<script>"));
+	assert_non_null(strstr(m.body, "&lt;script&gt;"));
+	free(m.body);
+}
+
+static void test_server_http__body_cap(void **state)
+{
+	(void)state;
+	size_t big = ((size_t)1 << 20) + 1;
+	char *body = malloc(big);
+	assert_non_null(body);
+	memset(body, 'A', big);
+	mapi_reply m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big, false);
+	assert_int_equal(m.status, 200);
+	assert_int_equal(m.response_code, 9);
+	free(m.body);
+	/* Without Content-Length the cap is found while reading. */
+	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big, true);
+	assert_int_equal(m.response_code, 9);
+	free(m.body);
+	/* Exactly at the cap is fine (and reaches the missing handler). */
+	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big - 1, false);
+	assert_int_equal(m.response_code, 16);
+	free(m.body);
+
+	/* Autodiscover requests are capped at 64 KiB: HTTP 413. */
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.user = "alice@contoso.test";
+	q.password = "Alice-Pass-1";
+	q.body = body;
+	q.body_len = (64u << 10) + 1;
+	reply r = do_request(g_server.url, &q);
+	assert_int_equal(r.status, 413);
+	reply_free(&r);
+	free(body);
+}
+
+static void test_server_http__keep_alive(void **state)
+{
+	(void)state;
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.json/v1.0/a@contoso.test?Protocol=AutodiscoverV1";
+	reply r1 = do_request_on(c, g_server.url, &q);
+	reply r2 = do_request_on(c, g_server.url, &q);
+	assert_int_equal(r1.status, 200);
+	assert_int_equal(r2.status, 200);
+	assert_int_equal(r1.connects, 1);
+	assert_int_equal(r2.connects, 0); /* the same connection again */
+	reply_free(&r1);
+	reply_free(&r2);
+	curl_easy_cleanup(c);
+}
+
+/* ---- structure against the gromox captures ---------------------------------------------- */
+
+/* Element paths in document order; Protocol elements carry their kind: Protocol[EXCH]. */
+static void collect_paths(xmlNodePtr n, const char *prefix, char *out, size_t cap)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		char name[128];
+		snprintf(name, sizeof(name), "%s", (const char *)n->name);
+		if (strcmp(name, "Protocol") == 0) {
+			xmlChar *t = xmlGetProp(n, BAD_CAST "Type");
+			if (t == NULL) {
+				for (xmlNodePtr k = n->children; k != NULL; k = k->next) {
+					if (k->type == XML_ELEMENT_NODE &&
+					    xmlStrcmp(k->name, BAD_CAST "Type") == 0)
+						t = xmlNodeGetContent(k);
+				}
+			}
+			snprintf(name, sizeof(name), "Protocol[%s]",
+			         t != NULL ? (const char *)t : "");
+			xmlFree(t);
+		}
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", prefix, name);
+		size_t used = strlen(out);
+		snprintf(out + used, cap - used, "%s\n", path);
+		collect_paths(n->children, path, out, cap);
+	}
+}
+
+/* Is every line of sub present in full, in the same relative order? */
+static bool ordered_subset(const char *sub, const char *full)
+{
+	const char *pos = full;
+	const char *line = sub;
+	while (*line != 0) {
+		const char *nl = strchr(line, '\n');
+		size_t ll = (size_t)(nl - line);
+		const char *found = NULL;
+		for (const char *p = pos; *p != 0;) {
+			const char *pn = strchr(p, '\n');
+			if ((size_t)(pn - p) == ll && strncmp(p, line, ll) == 0) {
+				found = pn + 1;
+				break;
+			}
+			p = pn + 1;
+		}
+		if (found == NULL) {
+			print_error("not in the capture (in this order): %.*s\n", (int)ll, line);
+			return false;
+		}
+		pos = found;
+		line = nl + 1;
+	}
+	return true;
+}
+
+/* Drops the lines that start with prefix. */
+static void drop_lines(char *text, const char *prefix)
+{
+	char *w = text;
+	for (char *r = text; *r != 0;) {
+		char *nl = strchr(r, '\n');
+		size_t ll = (size_t)(nl - r) + 1;
+		if (strncmp(r, prefix, strlen(prefix)) != 0) {
+			memmove(w, r, ll);
+			w += ll;
+		}
+		r = nl + 1;
+	}
+	*w = 0;
+}
+
+static xmlDocPtr capture_doc(const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", GROMOX_DIR, name);
+	size_t len = 0;
+	uint8_t *bytes = mh_vector_read_hex(path, &len);
+	assert_non_null(bytes);
+	xmlDocPtr d = parse_xml((const char *)bytes, len);
+	free(bytes);
+	return d;
+}
+
+static void test_server_http__structure_matches_gromox(void **state)
+{
+	(void)state;
+	static char ours[16384], theirs[16384];
+	xmlDocPtr g = capture_doc("autodiscover_pox_alice.resp.hex");
+	reply r = pox(&g_server, "alice@contoso.test", "alice@contoso.test", "Alice-Pass-1", true);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	/* Same namespaces on the same elements. */
+	assert_string_equal((const char *)xmlDocGetRootElement(d)->ns->href,
+	                    (const char *)xmlDocGetRootElement(g)->ns->href);
+	assert_int_equal(count(d, "/a:Autodiscover/o:Response"), 1);
+	assert_int_equal(count(g, "/a:Autodiscover/o:Response"), 1);
+
+	ours[0] = theirs[0] = 0;
+	collect_paths(xmlDocGetRootElement(d), "", ours, sizeof(ours));
+	collect_paths(xmlDocGetRootElement(g), "", theirs, sizeof(theirs));
+	/* User: the same children; the order is Exchange's (wire.md 7.3), not gromox's. */
+	char a[256], b[256];
+	child_names(d, "/a:Autodiscover/o:Response/o:User", a, sizeof(a));
+	child_names(g, "/a:Autodiscover/o:Response/o:User", b, sizeof(b));
+	assert_string_equal(a, "DisplayName LegacyDN AutoDiscoverSMTPAddress DeploymentId");
+	assert_string_equal(b, "AutoDiscoverSMTPAddress DisplayName LegacyDN DeploymentId");
+	drop_lines(ours, "/Autodiscover/Response/User/");
+	drop_lines(theirs, "/Autodiscover/Response/User/");
+	/* Everything else we write, gromox writes too, in the same order. */
+	assert_true(ordered_subset(ours, theirs));
+	/* The mapiHttp block is the same element for element. */
+	child_names(d, AC "o:Protocol[@Type='mapiHttp']", a, sizeof(a));
+	child_names(g, AC "o:Protocol[@Type='mapiHttp']", b, sizeof(b));
+	assert_string_equal(a, b);
+	xmlFreeDoc(d);
+	xmlFreeDoc(g);
+	reply_free(&r);
+
+	/* Error documents: the same elements and attributes (the code is Exchange's 500). */
+	g = capture_doc("autodiscover_pox_unknown.resp.hex");
+	r = pox(&g_server, "nobody@contoso.test", "alice@contoso.test", "Alice-Pass-1", true);
+	d = parse_xml(r.body, r.len);
+	ours[0] = theirs[0] = 0;
+	collect_paths(xmlDocGetRootElement(d), "", ours, sizeof(ours));
+	collect_paths(xmlDocGetRootElement(g), "", theirs, sizeof(theirs));
+	assert_string_equal(ours, theirs);
+	assert_int_equal(count(g, "/a:Autodiscover/a:Response/a:Error[@Time][@Id]"), 1);
+	assert_int_equal(count(d, "/a:Autodiscover/a:Response/a:Error[@Time][@Id]"), 1);
+	char t[32];
+	text_of(d, "/a:Autodiscover/a:Response/a:Error/@Time", t, sizeof(t));
+	assert_int_equal(strlen(t), 8);
+	assert_true(t[2] == ':' && t[5] == ':');
+	xmlFreeDoc(d);
+	xmlFreeDoc(g);
+	reply_free(&r);
+
+	/* JSON: the same members in the same order. */
+	const char *cases[][2] = {
+	    {"autodiscover_json_autodiscoverv1.resp.hex",
+	     "/autodiscover/autodiscover.json/v1.0/alice@contoso.test?Protocol=AutodiscoverV1"},
+	    {"autodiscover_json_mapihttp.resp.hex",
+	     "/autodiscover/autodiscover.json/v1.0/alice@contoso.test?Protocol=MapiHttp"}};
+	for (size_t i = 0; i < 2; i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", GROMOX_DIR, cases[i][0]);
+		size_t len = 0;
+		uint8_t *bytes = mh_vector_read_hex(path, &len);
+		assert_non_null(bytes);
+		json_error_t e;
+		json_t *gj = json_loadb((const char *)bytes, len, 0, &e);
+		free(bytes);
+		assert_non_null(gj);
+		request q;
+		memset(&q, 0, sizeof(q));
+		q.path = cases[i][1];
+		r = do_request(g_server.url, &q);
+		json_t *oj = json_of(&r);
+		assert_int_equal(json_object_size(oj), json_object_size(gj));
+		void *it1 = json_object_iter(oj), *it2 = json_object_iter(gj);
+		while (it1 != NULL && it2 != NULL) {
+			assert_string_equal(json_object_iter_key(it1), json_object_iter_key(it2));
+			it1 = json_object_iter_next(oj, it1);
+			it2 = json_object_iter_next(gj, it2);
+		}
+		json_decref(oj);
+		json_decref(gj);
+		reply_free(&r);
+	}
+}
+
+static void test_server_http__log_has_no_secrets(void **state)
+{
+	(void)state;
+	/* Make sure at least one request of each credential kind has been logged. */
+	reply r = pox(&g_server, "alice@contoso.test", "alice@contoso.test", "Alice-Pass-1", true);
+	reply_free(&r);
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.bearer = "svc-token-0001";
+	q.body = "x";
+	q.body_len = 1;
+	r = do_request(g_server.url, &q);
+	reply_free(&r);
+	usleep(100000);
+	char *log = slurp(g_server.err_path);
+	assert_non_null(strstr(log, " alice@contoso.test autodiscover.xml Autodiscover "));
+	assert_non_null(strstr(log, " svc@contoso.test autodiscover.xml Autodiscover/600 "));
+	assert_non_null(strstr(log, " emsmdb Connect " ALICE_GUID "@contoso.test http=200 rc=16 "));
+	assert_null(strstr(log, "Alice-Pass-1"));
+	assert_null(strstr(log, "Svc-Pass-1"));
+	assert_null(strstr(log, "svc-token-0001"));
+	assert_null(strstr(log, "YWxpY2VAY29udG9zby50ZXN0OkFsaWNlLVBhc3MtMQ")); /* base64 */
+	free(log);
+}
+
+static void test_server_http__https(void **state)
+{
+	(void)state;
+	char dir[256];
+	make_temp_dir(dir, sizeof(dir));
+	char cmd[1024], cert[300], key[300];
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+	         "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
+	         key, cert);
+	if (system(cmd) != 0) {
+		remove_dir(dir);
+		skip(); /* no openssl tool here */
+	}
+	server s;
+	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--quiet", NULL};
+	server_start(&s, extra);
+	assert_int_equal(strncmp(s.url, "https://127.0.0.1:", 18), 0);
+	char *body = pox_body("bob@contoso.test");
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.xml";
+	q.user = "bob@contoso.test";
+	q.password = "Bob-Pass-1";
+	q.headers[0] = "X-MapiHttpCapability: 1";
+	q.body = body;
+	q.body_len = strlen(body);
+	q.cainfo = cert;
+	reply r = do_request(s.url, &q);
+	assert_int_equal(r.status, 200);
+	xmlDocPtr d = parse_xml(r.body, r.len);
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" BOB_GUID "@contoso.test", s.url);
+	assert_xpath_text(d, AC "o:Protocol[@Type='mapiHttp']/o:MailStore/o:InternalUrl", want);
+	xmlFreeDoc(d);
+	reply_free(&r);
+	free(body);
+	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	char *log = slurp(s.err_path);
+	assert_string_equal(log, ""); /* --quiet */
+	free(log);
+	remove_dir(s.dir);
+	remove_dir(dir);
+}
+
+static void test_server_http__sigterm_stops_cleanly(void **state)
+{
+	(void)state;
+	int sigs[] = {SIGTERM, SIGINT};
+	for (size_t i = 0; i < 2; i++) {
+		server s;
+		server_start(&s, NULL);
+		/* An idle keep-alive connection must not hold the stop up. */
+		CURL *c = curl_easy_init();
+		request q;
+		memset(&q, 0, sizeof(q));
+		q.path =
+		    "/autodiscover/autodiscover.json/v1.0/a@contoso.test?Protocol=AutodiscoverV1";
+		reply r = do_request_on(c, s.url, &q);
+		assert_int_equal(r.status, 200);
+		reply_free(&r);
+		assert_int_equal(server_stop(&s, sigs[i]), 0);
+		curl_easy_cleanup(c);
+		char *log = slurp(s.err_path);
+		assert_non_null(strstr(log, "received, stopping"));
+		free(log);
+		remove_dir(s.dir);
+	}
+}
+
+/* ---- the handler interface, in process ------------------------------------------------- */
+
+typedef struct echo_state {
+	int calls;
+	char principal[128];
+	char mailbox_id[128];
+	char cookie[128];
+	mh_mapihttp_request_type type;
+} echo_state;
+
+/* Echoes the body reversed, sets two cookies; "fail" as body answers X-ResponseCode 10. */
+static mh_status echo_handle(void *payload, const mh_srv_mapi_request *req, mh_arena *arena,
+                             mh_srv_mapi_response *resp)
+{
+	(void)arena;
+	echo_state *e = payload;
+	e->calls++;
+	e->type = req->info->type;
+	snprintf(e->principal, sizeof(e->principal), "%s", req->principal->smtp);
+	snprintf(e->mailbox_id, sizeof(e->mailbox_id), "%s", req->mailbox->mailbox_id);
+	e->cookie[0] = 0;
+	for (size_t i = 0; i < req->n_cookies; i++) {
+		if (strcmp(req->cookies[i].name, "MapiContext") == 0)
+			snprintf(e->cookie, sizeof(e->cookie), "%s", req->cookies[i].value);
+	}
+	if (req->body_len == 4 && memcmp(req->body, "fail", 4) == 0) {
+		resp->response_code = 10;
+		resp->diagnostic = "no such context";
+		return S_OK;
+	}
+	for (size_t i = req->body_len; i > 0; i--)
+		mh_buf_u8(&resp->body, req->body[i - 1]);
+	resp->set_cookies[0].name = "MapiContext";
+	resp->set_cookies[0].value = "ctx-1";
+	resp->set_cookies[1].name = "MapiSequence";
+	resp->set_cookies[1].value = "0-AAAAAA==";
+	resp->n_set_cookies = 2;
+	resp->expiration = 900000;
+	resp->rop_count = 3;
+	return S_OK;
+}
+
+static void test_server_http__handler_interface(void **state)
+{
+	(void)state;
+	mh_srv_store *st = NULL;
+	assert_int_equal(mh_srv_store_open(&st, NULL), 0);
+	assert_int_equal(mh_srv_store_load_sample(st), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	char base[64];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+
+	echo_state e;
+	memset(&e, 0, sizeof(e));
+	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
+	o.listen_fd = fd;
+	o.base_url = base;
+	o.emsmdb.handle = echo_handle;
+	o.emsmdb.payload = &e;
+	mh_srv_http *h = NULL;
+	assert_int_equal(mh_srv_http_start(&h, st, &o), 0);
+
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/mapi/emsmdb/?MailboxId=" BOB_GUID "@contoso.test";
+	q.bearer = "svc-token-0001";
+	q.headers[0] = "Content-Type: application/mapi-http";
+	q.headers[1] = "X-RequestType: execute";
+	q.headers[2] = "X-RequestId: " REQUEST_ID;
+	q.headers[3] = "X-ClientInfo: " CLIENT_INFO;
+	q.headers[4] = "Cookie: MapiContext=old-ctx; MapiSequence=0-xyz";
+	q.body = "abc";
+	q.body_len = 3;
+	reply r = do_request(base, &q);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(e.calls, 1);
+	assert_int_equal(e.type, MH_RT_EXECUTE);
+	assert_string_equal(e.principal, "svc@contoso.test");
+	assert_string_equal(e.mailbox_id, BOB_GUID "@contoso.test");
+	assert_string_equal(e.cookie, "old-ctx");
+	char v[512];
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	header_values(&r, "Content-Type", v, sizeof(v));
+	assert_string_equal(v, "application/mapi-http");
+	header_values(&r, "X-RequestType", v, sizeof(v));
+	assert_string_equal(v, "Execute");
+	header_values(&r, "X-ClientInfo", v, sizeof(v));
+	assert_string_equal(v, CLIENT_INFO);
+	header_values(&r, "X-ExpirationInfo", v, sizeof(v));
+	assert_string_equal(v, "900000");
+	header_values(&r, "X-PendingPeriod", v, sizeof(v));
+	assert_string_equal(v, "15000");
+	header_values(&r, "Set-Cookie", v, sizeof(v));
+	assert_string_equal(v, "MapiContext=ctx-1; path=/mapi/emsmdb; HttpOnly|"
+	                       "MapiSequence=0-AAAAAA==; path=/mapi/emsmdb; HttpOnly");
+	/* The body is a complete response stream whose binary part is the handler's. */
+	mh_arena a = MH_ARENA_INIT;
+	mh_mapihttp_response mr;
+	assert_int_equal(mh_mapihttp_response_parse((const uint8_t *)r.body, r.len, &a, &mr), 0);
+	assert_int_equal(mr.processing, 1);
+	assert_true(mr.have_elapsed_time);
+	assert_non_null(mr.start_time);
+	assert_int_equal(mr.body_len, 3);
+	assert_memory_equal(mr.body, "cba", 3);
+	mh_arena_free(&a);
+	reply_free(&r);
+
+	q.body = "fail";
+	q.body_len = 4;
+	r = do_request(base, &q);
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "10");
+	header_values(&r, "Content-Type", v, sizeof(v));
+	assert_string_equal(v, "text/html");
+	assert_non_null(strstr(r.body, "no such context"));
+	reply_free(&r);
+	/* NSPI has no handler here: 16. */
+	q.path = "/mapi/nspi/?MailboxId=" BOB_GUID "@contoso.test";
+	q.headers[1] = "X-RequestType: Bind";
+	r = do_request(base, &q);
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "16");
+	reply_free(&r);
+	assert_int_equal(e.calls, 2);
+
+	mh_srv_http_stop(h, 1000);
+	mh_srv_store_free(st);
+}
+
+static void test_server_http__bad_command_lines(void **state)
+{
+	(void)state;
+	const char *cases[][4] = {{"--listen", "nonsense", NULL, NULL},
+	                          {"--tls-cert", "/nonexistent.pem", NULL, NULL},
+	                          {"--generate", "x,y", NULL, NULL},
+	                          {"--org", "/nonexistent.json", NULL, NULL},
+	                          {"--bogus", NULL, NULL, NULL}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[6] = {MH_SERVER_PATH};
+		size_t n = 1;
+		for (size_t k = 0; k < 4 && cases[i][k] != NULL; k++)
+			argv[n++] = cases[i][k];
+		argv[n] = NULL;
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		pid_t pid;
+		assert_int_equal(spawn(&pid, &fa, argv), 0);
+		posix_spawn_file_actions_destroy(&fa);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_true(WEXITSTATUS(st) != 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_server_http__listening_line),
+	    cmocka_unit_test(test_server_http__unauthenticated_gets_401_with_both_challenges),
+	    cmocka_unit_test(test_server_http__wrong_credentials_get_401),
+	    cmocka_unit_test(test_server_http__basic_and_bearer_accepted),
+	    cmocka_unit_test(test_server_http__pox_alice),
+	    cmocka_unit_test(test_server_http__pox_bob_archive_mapihttp_form),
+	    cmocka_unit_test(test_server_http__pox_bob_archive_rpc_form),
+	    cmocka_unit_test(test_server_http__pox_svc_delegates),
+	    cmocka_unit_test(test_server_http__pox_archive_addresses),
+	    cmocka_unit_test(test_server_http__pox_unknown_address_500),
+	    cmocka_unit_test(test_server_http__pox_bad_requests),
+	    cmocka_unit_test(test_server_http__case_insensitive_path),
+	    cmocka_unit_test(test_server_http__json_v2),
+	    cmocka_unit_test(test_server_http__mapi_endpoints_frame_errors),
+	    cmocka_unit_test(test_server_http__body_cap),
+	    cmocka_unit_test(test_server_http__keep_alive),
+	    cmocka_unit_test(test_server_http__structure_matches_gromox),
+	    cmocka_unit_test(test_server_http__log_has_no_secrets),
+	    cmocka_unit_test(test_server_http__https),
+	    cmocka_unit_test(test_server_http__sigterm_stops_cleanly),
+	    cmocka_unit_test(test_server_http__bad_command_lines),
+	    cmocka_unit_test(test_server_http__handler_interface),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
