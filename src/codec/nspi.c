@@ -343,13 +343,14 @@ static mh_status aux_end(pctx *p, mh_nspi_aux *aux)
 	return S_OK;
 }
 
-static mh_status no_filter(pctx *p, bool present)
+/* Has<name>(1) then, when set, a restriction in the NSPI layout. */
+static mh_status opt_filter(pctx *p, const char *hasfield, bool *present, mh_restriction **r)
 {
-	if (!present)
-		return S_OK;
-	return mh_error_set(MAPI_E_NO_SUPPORT, (int64_t)mh_cursor_offset(p->c),
-	                    "%s.Filter at byte %zu: restrictions are not supported", p->kind,
-	                    mh_cursor_offset(p->c));
+	mh_status st = has(p, hasfield, present);
+	*r = NULL;
+	if (st != S_OK || !*present)
+		return st;
+	return mh_restriction_pull(p->c, p->a, MH_PV_NSPI, r);
 }
 
 static mh_status request_fields(pctx *p, mh_nspi_kind kind, mh_nspi_request *r)
@@ -386,8 +387,7 @@ static mh_status request_fields(pctx *p, mh_nspi_kind kind, mh_nspi_request *r)
 		    (st = opt_mids(p, "HasMinimalIds", "MinimalIdCount", &q->has_mids, &q->mids)) !=
 		        S_OK ||
 		    (st = u32(p, "InterfaceOptionFlags", &q->reserved2)) != S_OK ||
-		    (st = has(p, "HasFilter", &q->has_filter)) != S_OK ||
-		    (st = no_filter(p, q->has_filter)) != S_OK ||
+		    (st = opt_filter(p, "HasFilter", &q->has_filter, &q->filter)) != S_OK ||
 		    (st = has(p, "HasPropertyName", &q->has_prop_name)) != S_OK)
 			return st;
 		if (q->has_prop_name) {
@@ -904,17 +904,15 @@ static void put_request(wctx *w, const mh_nspi_request *r)
 	}
 	case MH_NSPI_GET_MATCHES: {
 		const mh_nspi_get_matches_req *q = &r->u.get_matches;
-		if (q->has_filter) {
-			mh_buf_fail(w->b, mh_error_set(MAPI_E_NO_SUPPORT, -1,
-			                               "GetMatches.Filter: restrictions are not "
-			                               "supported"));
-			return;
-		}
 		mh_buf_u32(w->b, q->reserved);
 		put_opt_stat(w, q->has_state, &q->state);
 		put_opt_mids(w, "MinimalIds", q->has_mids, &q->mids);
 		mh_buf_u32(w->b, q->reserved2);
-		put_has(w, false);
+		put_has(w, q->has_filter);
+		if (q->has_filter && q->filter == NULL)
+			bad(w, "Filter", "has_filter is set but filter is NULL");
+		else if (q->has_filter)
+			mh_restriction_push(w->b, MH_PV_NSPI, q->filter);
 		put_has(w, q->has_prop_name);
 		if (q->has_prop_name) {
 			mh_buf_guid(w->b, &q->prop_guid);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "codec/propval.h"
+#include "codec/restriction.h"
 #include "mapihttp/mapidefs.h"
 #include "mapihttp/status.h"
 #include "util/arena.h"
@@ -158,9 +159,9 @@ typedef struct mh_nspi_dn_to_mid_req {
 } mh_nspi_dn_to_mid_req;
 
 /*
- * GetMatches. The Filter restriction is not supported: pulling a body with
- * HasFilter set, or pushing one with has_filter, fails with
- * MAPI_E_NO_SUPPORT. A property-name match (has_prop_name) is.
+ * GetMatches. With has_filter, filter is the Filter restriction in the
+ * NSPI layout (codec/restriction.h: 4-byte And/Or counts, NSPI property
+ * values); a property-name match (has_prop_name) may come with it or alone.
  */
 typedef struct mh_nspi_get_matches_req {
 	uint32_t reserved;
@@ -170,6 +171,7 @@ typedef struct mh_nspi_get_matches_req {
 	mh_nspi_mids mids;
 	uint32_t reserved2; /* InterfaceOptionFlags */
 	bool has_filter;
+	mh_restriction *filter; /* non-NULL when has_filter */
 	bool has_prop_name;
 	GUID prop_guid;
 	uint32_t prop_id;
@@ -458,8 +460,10 @@ typedef struct mh_nspi_response {
  * Errors: c->err (normally MAPI_E_CORRUPT_DATA) for truncated input, a count
  * above MH_NSPI_MAX_COUNT or above what the bytes left can hold, invalid
  * UTF-16, a bad property value, an EntryID over MH_NSPI_MAX_ENTRYID_BYTES,
- * or bytes after the auxiliary buffer;
- * MAPI_E_NO_SUPPORT for a GetMatches Filter and for an invalid kind;
+ * bytes after the auxiliary buffer, or a malformed GetMatches Filter (see
+ * mh_restriction_pull: unknown type, hostile count, nesting too deep);
+ * MAPI_E_NO_SUPPORT for an invalid kind and for a property value type the
+ * codec does not decode (PT_SRESTRICT, PT_ACTIONS), in a Filter too;
  * MAPI_E_TOO_BIG when the arena cap is reached; MAPI_E_NOT_ENOUGH_MEMORY.
  * The message (mh_error_last) names the field and its byte offset.
  */
@@ -469,8 +473,9 @@ mh_status mh_nspi_request_pull(mh_cursor *c, mh_arena *a, mh_nspi_kind kind, mh_
  * Encodes req (req->kind chooses the layout). Has* bytes are written 0x01 in
  * requests, as Microsoft's clients do. Returns mh_buf_status(b) afterwards:
  * MAPI_E_INVALID_PARAMETER for a count with a NULL array, a count above
- * MH_NSPI_MAX_COUNT, invalid UTF-8 or an invalid kind; MAPI_E_NO_SUPPORT for
- * a GetMatches filter; MAPI_E_NOT_ENOUGH_MEMORY; errors from propval's push.
+ * MH_NSPI_MAX_COUNT, invalid UTF-8, an invalid kind, or has_filter with a
+ * NULL or unencodable filter (see mh_restriction_push);
+ * MAPI_E_NOT_ENOUGH_MEMORY; errors from propval's push.
  */
 mh_status mh_nspi_request_push(mh_buf *b, const mh_nspi_request *req);
 

@@ -202,7 +202,9 @@ static void test_mapihttp__gromox_streams(void **state)
 	assert_true(count > 0);
 	int framed = 0, unframed = 0, with_body = 0;
 	for (long i = 0; i < count; i++) {
-		if (!mh_vector_has_suffix(names[i], ".resp"))
+		/* Autodiscover answers are plain HTTP, not MAPI/HTTP streams. */
+		if (!mh_vector_has_suffix(names[i], ".resp") ||
+		    strncmp(names[i], "autodiscover_", 13) == 0)
 			continue;
 		char path[512], inner[2048];
 		snprintf(path, sizeof(path), "%s/%s.hex", GROMOX_DIR, names[i]);

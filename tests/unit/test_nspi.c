@@ -15,6 +15,7 @@
 
 #include "codec/nspi.h"
 #include "mapihttp/status.h"
+#include "util/hex.h"
 #include "vectors.h"
 
 #ifndef MH_VECTORS_DIR
@@ -758,16 +759,102 @@ static void test_nspi__getmatches(void **state)
 	assert_int_equal(back.u.get_matches.row_count, 50);
 	assert_int_equal(back.u.get_matches.columns->aulPropTag[1], 0x39FE001F);
 
-	/* a Filter is refused in both directions */
-	b.data[46] = 1;
-	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
-	assert_int_equal(mh_nspi_request_pull(&c, &a, MH_NSPI_GET_MATCHES, &back),
-	                 MAPI_E_NO_SUPPORT);
-	assert_non_null(strstr(mh_error_last()->message, "GetMatches.Filter"));
+	assert_false(back.u.get_matches.has_filter);
+	assert_null(back.u.get_matches.filter);
+
+	/* HasFilter without a filter cannot be encoded */
 	mh_buf_free(&b);
 	req.u.get_matches.has_filter = true;
-	assert_int_equal(mh_nspi_request_push(&b, &req), MAPI_E_NO_SUPPORT);
+	assert_int_equal(mh_nspi_request_push(&b, &req), MAPI_E_INVALID_PARAMETER);
+	assert_non_null(strstr(mh_error_last()->message, "GetMatches.Filter"));
 	mh_buf_free(&b);
+	mh_arena_free(&a);
+}
+
+/*
+ * GetMatches with a Filter, laid out by hand: the restriction is in the NSPI
+ * layout (4-byte RestrictCount, HasValue 0xFF before the string value).
+ */
+static const char getmatches_filter_hex[] =
+    "00000000"                     /* Reserved */
+    "00"                           /* HasState */
+    "00"                           /* HasMinimalIds */
+    "00000000"                     /* InterfaceOptionFlags */
+    "01"                           /* HasFilter */
+    "00 02000000"                  /* AndRestriction, RestrictCount 2 */
+    "03 0100 0100 1f000130"        /* Content: FL_SUBSTRING, FL_IGNORECASE, tag */
+    "1f000130 ff 62006f0062000000" /* TaggedValue PR_DISPLAY_NAME_W = "bob" */
+    "08 1f00fe39"                  /* Exist PR_SMTP_ADDRESS_W */
+    "00"                           /* HasPropertyName */
+    "32000000"                     /* RowCount 50 */
+    "01 01000000 1f000130"         /* HasColumns, LargePropertyTagArray */
+    "00000000";                    /* AuxiliaryBufferSize */
+
+static void test_nspi__getmatches_filter(void **state)
+{
+	mh_arena a = MH_ARENA_INIT;
+	mh_nspi_request req, again;
+	mh_buf b = MH_BUF_INIT, b2 = MH_BUF_INIT;
+	mh_cursor c;
+	uint8_t *p = NULL;
+	size_t n;
+	const mh_restriction *f;
+	(void)state;
+
+	assert_int_equal(
+	    mh_hex_decode(&p, &n, getmatches_filter_hex, strlen(getmatches_filter_hex)), S_OK);
+	mh_cursor_init(&c, p, n, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_nspi_request_pull(&c, &a, MH_NSPI_GET_MATCHES, &req), S_OK);
+	assert_int_equal(req.kind, MH_NSPI_GET_MATCHES);
+	assert_true(req.u.get_matches.has_filter);
+	f = req.u.get_matches.filter;
+	assert_non_null(f);
+	assert_int_equal(f->rt, RES_AND);
+	assert_int_equal(f->u.and_or.count, 2);
+	assert_int_equal(f->u.and_or.res[0].rt, RES_CONTENT);
+	assert_int_equal(f->u.and_or.res[0].u.content.fuzzy_level, FL_SUBSTRING | FL_IGNORECASE);
+	assert_int_equal(f->u.and_or.res[0].u.content.prop_tag, 0x3001001F);
+	assert_int_equal(f->u.and_or.res[0].u.content.prop.ulPropTag, 0x3001001F);
+	assert_string_equal(f->u.and_or.res[0].u.content.prop.Value.lpszW, "bob");
+	assert_int_equal(f->u.and_or.res[1].rt, RES_EXIST);
+	assert_int_equal(f->u.and_or.res[1].u.exist.prop_tag, 0x39FE001F);
+	assert_false(req.u.get_matches.has_prop_name);
+	assert_int_equal(req.u.get_matches.row_count, 50);
+	assert_true(req.u.get_matches.has_columns);
+	assert_int_equal(req.u.get_matches.columns->cValues, 1);
+
+	/* re-encodes byte for byte, and the result pulls to the same request */
+	assert_int_equal(mh_nspi_request_push(&b, &req), S_OK);
+	assert_int_equal(b.len, n);
+	assert_memory_equal(b.data, p, n);
+	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_nspi_request_pull(&c, &a, MH_NSPI_GET_MATCHES, &again), S_OK);
+	assert_true(mh_restriction_equal(req.u.get_matches.filter, again.u.get_matches.filter));
+	assert_int_equal(mh_nspi_request_push(&b2, &again), S_OK);
+	assert_int_equal(b2.len, n);
+	assert_memory_equal(b2.data, p, n);
+
+	/* every truncation fails cleanly */
+	for (size_t k = 0; k < n; k++) {
+		mh_arena ta = MH_ARENA_INIT;
+		mh_cursor_init(&c, p, k, MAPI_E_CORRUPT_DATA);
+		assert_int_equal(mh_nspi_request_pull(&c, &ta, MH_NSPI_GET_MATCHES, &again),
+		                 MAPI_E_CORRUPT_DATA);
+		mh_arena_free(&ta);
+	}
+
+	/* a hostile RestrictCount inside the Filter is refused with its offset */
+	p[12] = 0xff;
+	p[13] = 0xff;
+	mh_cursor_init(&c, p, n, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_nspi_request_pull(&c, &a, MH_NSPI_GET_MATCHES, &again),
+	                 MAPI_E_CORRUPT_DATA);
+	assert_non_null(
+	    strstr(mh_error_last()->message, "AndRestriction.RestrictCount at byte 12 is 65535"));
+
+	free(p);
+	mh_buf_free(&b);
+	mh_buf_free(&b2);
 	mh_arena_free(&a);
 }
 
@@ -1116,6 +1203,54 @@ static void rnd_proplist(mh_arena *a, mh_nspi_proplist *pl)
 	}
 }
 
+/* A small random restriction tree for GetMatches: And/Or/Not over leaves with values. */
+static void rnd_restriction(mh_arena *a, mh_restriction *r, unsigned depth)
+{
+	uint16_t t;
+	memset(r, 0, sizeof(*r));
+	switch (depth < 3 ? rnd() % 6 : 3 + rnd() % 3) {
+	case 0:
+	case 1:
+		r->rt = rnd() & 1 ? RES_AND : RES_OR;
+		r->u.and_or.count = rnd() % 3;
+		r->u.and_or.res =
+		    r->u.and_or.count ? amem(a, sizeof(mh_restriction) * r->u.and_or.count) : NULL;
+		for (uint32_t i = 0; i < r->u.and_or.count; i++)
+			rnd_restriction(a, &r->u.and_or.res[i], depth + 1);
+		break;
+	case 2:
+		r->rt = RES_NOT;
+		r->u.not_.res = amem(a, sizeof(mh_restriction));
+		rnd_restriction(a, r->u.not_.res, depth + 1);
+		break;
+	case 3:
+		r->rt = RES_EXIST;
+		r->u.exist.prop_tag = rnd();
+		break;
+	case 4:
+		r->rt = RES_CONTENT;
+		r->u.content.fuzzy_level = rnd();
+		t = value_types[rnd() % N_TYPES];
+		r->u.content.prop_tag = r->u.content.prop.ulPropTag = PROP_TAG(t, 0x3001);
+		rnd_value(a, t, &r->u.content.prop.Value);
+		break;
+	default:
+		r->rt = RES_PROPERTY;
+		r->u.property.relop = (uint8_t)(rnd() % 7);
+		t = value_types[rnd() % N_TYPES];
+		r->u.property.prop_tag = r->u.property.prop.ulPropTag = PROP_TAG(t, 0x3a00);
+		rnd_value(a, t, &r->u.property.prop.Value);
+		break;
+	}
+}
+
+static mh_restriction *rnd_filter(mh_arena *a)
+{
+	mh_restriction *r = amem(a, sizeof(mh_restriction));
+	rnd_restriction(a, r, 0);
+	return r;
+}
+
 static void rnd_rowset(mh_arena *a, mh_nspi_rowset *rs)
 {
 	uint32_t ncols = rnd() % 5;
@@ -1189,6 +1324,8 @@ static void rnd_request(mh_arena *a, mh_nspi_kind k, mh_nspi_request *r)
 			q->prop_guid.Data4[7] = (uint8_t)rnd();
 			q->prop_id = rnd();
 		}
+		if ((q->has_filter = rnd() & 1))
+			q->filter = rnd_filter(a);
 		q->row_count = rnd();
 		if ((q->has_columns = rnd() & 1))
 			q->columns = rnd_tags(a, rnd() % 4);
@@ -1518,6 +1655,9 @@ static void eq_request(const mh_nspi_request *x, const mh_nspi_request *y)
 		eq_stat(p->has_state, &p->state, q->has_state, &q->state);
 		eq_opt_mids(p->has_mids, &p->mids, q->has_mids, &q->mids);
 		assert_int_equal(p->reserved2, q->reserved2);
+		assert_int_equal(p->has_filter, q->has_filter);
+		if (p->has_filter)
+			assert_true(mh_restriction_equal(p->filter, q->filter));
 		assert_int_equal(p->has_prop_name, q->has_prop_name);
 		if (p->has_prop_name) {
 			assert_memory_equal(&p->prop_guid, &q->prop_guid, sizeof(GUID));
@@ -1837,6 +1977,7 @@ int main(void)
 	    cmocka_unit_test(test_nspi__modlinkatt_layout),
 	    cmocka_unit_test(test_nspi__failure_lenient),
 	    cmocka_unit_test(test_nspi__getmatches),
+	    cmocka_unit_test(test_nspi__getmatches_filter),
 	    cmocka_unit_test(test_nspi__hostile_counts),
 	    cmocka_unit_test(test_nspi__arena_cap),
 	    cmocka_unit_test(test_nspi__trailing_and_bad_utf16),

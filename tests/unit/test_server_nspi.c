@@ -602,8 +602,17 @@ static void test_server_nspi__get_matches(void **state)
 
 	/* a restriction: a well-formed answer saying it is not supported */
 	req.u.get_matches.has_prop_name = false;
-	assert_int_equal(mh_nspi_request_push(&q, &req), S_OK);
-	q.data[46] = 1; /* HasFilter */
+	{
+		mh_restriction filter;
+		memset(&filter, 0, sizeof(filter));
+		filter.rt = RES_EXIST;
+		filter.u.exist.prop_tag = 0x3001001F;
+		req.u.get_matches.has_filter = true;
+		req.u.get_matches.filter = &filter;
+		assert_int_equal(mh_nspi_request_push(&q, &req), S_OK);
+		req.u.get_matches.has_filter = false;
+		req.u.get_matches.filter = NULL;
+	}
 	assert_int_equal(
 	    mh_srv_nspi_handle_body(&f->ctx, f->st, "GetMatches", q.data, q.len, &p, &rc, NULL),
 	    S_OK);
