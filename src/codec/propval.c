@@ -148,27 +148,6 @@ static const char *tname(uint16_t type, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * Puts context in front of the message a failed read left, so that a
- * failure deep in a row says which column and element it was in; the
- * status and offset stay those of the original failure.
- */
-static mh_status wrap(mh_status st, const char *fmt, ...) MH_PRINTF(2, 3);
-
-static mh_status wrap(mh_status st, const char *fmt, ...)
-{
-	char prefix[160], old[400];
-	const mh_error *e = mh_error_last();
-	va_list ap;
-	if (st == MAPI_E_NOT_ENOUGH_MEMORY || e == NULL || e->status != st)
-		return st;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
-	snprintf(old, sizeof(old), "%s", e->message);
-	return mh_error_set(st, e->offset, "%s: %s", prefix, old);
-}
-
 /* Fails unless count elements of at least min bytes each can still follow. */
 static mh_status check_count(mh_cursor *c, uint64_t count, size_t min, const char *what,
                              size_t count_at)
@@ -396,7 +375,8 @@ static mh_status pull_mv(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t ty
 		if (elem_hv) {
 			st = pull_has_value(c, "element", &present);
 			if (st != S_OK)
-				return wrap(st, "%s element %lu", what, (unsigned long)i);
+				return mh_error_prefix(st, "%s element %lu", what,
+				                       (unsigned long)i);
 			if (!present)
 				continue; /* stays NULL / empty / zero GUID */
 		}
@@ -421,7 +401,7 @@ static mh_status pull_mv(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint16_t ty
 			break;
 		}
 		if (st != S_OK)
-			return wrap(st, "%s element %lu", what, (unsigned long)i);
+			return mh_error_prefix(st, "%s element %lu", what, (unsigned long)i);
 	}
 
 	/* Every SxxxArray starts with cValues followed by the element pointer. */
@@ -877,7 +857,8 @@ mh_status mh_pv_tagged_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, SPropVal
 	out->ulPropTag = tag;
 	st = mh_pv_value_pull(c, a, fl, (uint16_t)PROP_TYPE(tag), &out->Value, NULL);
 	if (st != S_OK)
-		return wrap(st, "TaggedPropertyValue 0x%08lX at byte %zu", (unsigned long)tag, at);
+		return mh_error_prefix(st, "TaggedPropertyValue 0x%08lX at byte %zu",
+		                       (unsigned long)tag, at);
 	return S_OK;
 }
 
@@ -950,7 +931,8 @@ mh_status mh_pv_list_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, unsigned c
 	for (uint32_t i = 0; i < n; i++) {
 		st = mh_pv_tagged_pull(c, a, fl, &((SPropValue *)arr)[i]);
 		if (st != S_OK)
-			return wrap(st, "PropertyValue list entry %lu", (unsigned long)i);
+			return mh_error_prefix(st, "PropertyValue list entry %lu",
+			                       (unsigned long)i);
 	}
 	*count = n;
 	*props = arr;
@@ -1136,8 +1118,8 @@ mh_status mh_pv_row_pull(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, const SProp
 		}
 		if (st != S_OK) {
 			memset(row, 0, sizeof(*row));
-			return wrap(st, "PropertyRow column %lu (0x%08lX)", (unsigned long)i,
-			            (unsigned long)ctag);
+			return mh_error_prefix(st, "PropertyRow column %lu (0x%08lX)",
+			                       (unsigned long)i, (unsigned long)ctag);
 		}
 		if (flag)
 			row->colflags[i] = cf;

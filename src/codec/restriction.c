@@ -36,23 +36,6 @@ static const char *fname(char *buf, size_t cap, uint8_t rt, const char *field)
 	return buf;
 }
 
-/* Prefixes the message a lower layer recorded for st with where it happened. */
-static mh_status wrap(mh_status st, const char *fmt, ...) MH_PRINTF(2, 3);
-
-static mh_status wrap(mh_status st, const char *fmt, ...)
-{
-	char prefix[120], old[400];
-	const mh_error *e = mh_error_last();
-	va_list ap;
-	if (st == MAPI_E_NOT_ENOUGH_MEMORY || e == NULL || e->status != st)
-		return st;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
-	snprintf(old, sizeof(old), "%s", e->message);
-	return mh_error_set(st, e->offset, "%s: %s", prefix, old);
-}
-
 /* Fails unless count elements of at least min bytes each can still follow. */
 static mh_status check_count(mh_cursor *c, uint32_t count, size_t min, const char *field,
                              size_t count_at)
@@ -86,7 +69,7 @@ static mh_status pull_tagged(mh_cursor *c, mh_arena *a, mh_pv_flavor fl, uint8_t
 	size_t at = mh_cursor_offset(c);
 	mh_status st = mh_pv_tagged_pull(c, a, fl, pv);
 	if (st != S_OK)
-		return wrap(st, "%s.%s at byte %zu", type_names[rt], field, at);
+		return mh_error_prefix(st, "%s.%s at byte %zu", type_names[rt], field, at);
 	return S_OK;
 }
 

@@ -62,6 +62,19 @@ mh_status mh_error_set_default(mh_status status, const char *fmt, ...)
 	return status;
 }
 
+mh_status mh_error_prefix(mh_status st, const char *fmt, ...)
+{
+	char prefix[160], old[MH_ERROR_MSG_MAX];
+	va_list ap;
+	if (st == MAPI_E_NOT_ENOUGH_MEMORY || !tls_error.set || tls_error.err.status != st)
+		return st;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	snprintf(old, sizeof(old), "%s", tls_error.msg);
+	return mh_error_set(st, tls_error.err.offset, "%s: %s", prefix, old);
+}
+
 mh_status mh_error_oom(void)
 {
 	return mh_error_set(MAPI_E_NOT_ENOUGH_MEMORY, -1, "out of memory");

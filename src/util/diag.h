@@ -22,6 +22,14 @@ mh_status mh_error_set(mh_status status, int64_t offset, const char *fmt, ...) M
 /* As mh_error_set, unless a message is already recorded for this status; returns status. */
 mh_status mh_error_set_default(mh_status status, const char *fmt, ...) MH_PRINTF(2, 3);
 
+/*
+ * Puts context in front of the message a lower layer recorded for st
+ * ("PropertyRow column 2: <message>"), keeping its status and offset, so a
+ * failure deep in a structure says where it was. Does nothing when no
+ * message for st is recorded or st is MAPI_E_NOT_ENOUGH_MEMORY; returns st.
+ */
+mh_status mh_error_prefix(mh_status st, const char *fmt, ...) MH_PRINTF(2, 3);
+
 /* Records MAPI_E_NOT_ENOUGH_MEMORY with a standard message; returns it. */
 mh_status mh_error_oom(void);
 
