@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "server/org.h"
+#include "util/hex.h"
 #include "util/diag.h"
 
 /* The sample organisation as bytes: generated from server/sample/org.json at build time. */
@@ -107,14 +108,9 @@ void mh_srv_sha256(uint8_t out[32], const void *data, size_t n)
 
 void mh_srv_token_hash(char out[65], const char *token, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t d[32];
 	mh_srv_sha256(d, token, len);
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[64] = '\0';
+	mh_hex_encode(out, d, sizeof(d));
 }
 
 /* ---- GUIDs -------------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec/propval.h"
 #include "server/store.h"
 #include "util/diag.h"
 
@@ -231,23 +232,6 @@ struct mh_srv_store {
 };
 
 /* ---- IDs ---------------------------------------------------------------------------------- */
-
-uint64_t mh_srv_make_id(uint16_t replid, uint64_t counter)
-{
-	uint64_t id = replid;
-	/* The wire form is ReplId (2 bytes LE) then the counter's 6 bytes big-endian. */
-	for (int i = 0; i < 6; i++)
-		id |= ((counter >> (8 * (5 - i))) & 0xFF) << (16 + 8 * i);
-	return id;
-}
-
-uint64_t mh_srv_id_counter(uint64_t id)
-{
-	uint64_t counter = 0;
-	for (int i = 0; i < 6; i++)
-		counter = counter << 8 | ((id >> (16 + 8 * i)) & 0xFF);
-	return counter;
-}
 
 uint64_t mh_srv_filetime(int64_t unix_seconds)
 {
@@ -1315,8 +1299,8 @@ mh_status mh_srv_store_special_fids(mh_srv_store *st, int64_t mailbox_id,
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			int i = sqlite3_column_int(s, 0);
 			if (i >= 0 && i < MH_SRV_SPECIAL_FOLDERS) {
-				fids[i] = mh_srv_make_id(MH_SRV_REPLID,
-				                         (uint64_t)sqlite3_column_int64(s, 1));
+				fids[i] =
+				    mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 1));
 				seen |= 1u << i;
 			}
 		}
@@ -1337,10 +1321,10 @@ static mh_status read_folder(mh_arena *a, sqlite3_stmt *s, mh_srv_folder *f)
 	mh_status ms;
 	f->id = sqlite3_column_int64(s, 0);
 	f->mailbox_id = sqlite3_column_int64(s, 1);
-	f->fid = mh_srv_make_id(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 2));
+	f->fid = mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 2));
 	f->parent_fid = sqlite3_column_type(s, 3) == SQLITE_NULL
 	                    ? 0
-	                    : mh_srv_make_id(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 3));
+	                    : mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 3));
 	f->special = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 4);
 	f->depth = (unsigned)sqlite3_column_int(s, 5);
 	f->content_count = (uint32_t)sqlite3_column_int64(s, 8);
@@ -1405,7 +1389,7 @@ mh_status mh_srv_store_folder_by_fid(mh_srv_store *st, mh_arena *arena, int64_t 
 	pthread_mutex_lock(&st->mu);
 	if ((ms = query(st, Q_FOLDER_BY_COUNTER, &s)) == S_OK) {
 		sqlite3_bind_int64(s, 1, mailbox_id);
-		sqlite3_bind_int64(s, 2, (int64_t)mh_srv_id_counter(fid));
+		sqlite3_bind_int64(s, 2, (int64_t)mh_id_counter(fid));
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
 			ms = read_folder(arena, s, out);
@@ -1486,8 +1470,8 @@ static mh_status read_message(mh_arena *a, sqlite3_stmt *s, mh_srv_message *m)
 {
 	mh_status ms;
 	m->id = sqlite3_column_int64(s, 0);
-	m->mid = mh_srv_make_id(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 1));
-	m->fid = mh_srv_make_id(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 2));
+	m->mid = mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 1));
+	m->fid = mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 2));
 	m->delivery_time = sqlite3_column_int64(s, 5);
 	m->size = (uint32_t)sqlite3_column_int64(s, 6);
 	m->read = sqlite3_column_int(s, 10);
@@ -1564,7 +1548,7 @@ mh_status mh_srv_store_message_by_mid(mh_srv_store *st, mh_arena *arena, int64_t
 	pthread_mutex_lock(&st->mu);
 	if ((ms = query(st, Q_MSG_BY_COUNTER, &s)) == S_OK) {
 		sqlite3_bind_int64(s, 1, mailbox_id);
-		sqlite3_bind_int64(s, 2, (int64_t)mh_srv_id_counter(mid));
+		sqlite3_bind_int64(s, 2, (int64_t)mh_id_counter(mid));
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
 			ms = read_message(arena, s, out);

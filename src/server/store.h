@@ -129,12 +129,6 @@ typedef struct mh_srv_message {
 	size_t n_props;
 } mh_srv_message;
 
-/* The 8-byte FID/MID value for a replica id and a 48-bit global counter. */
-uint64_t mh_srv_make_id(uint16_t replid, uint64_t counter);
-
-/* The global counter of a FID/MID made by mh_srv_make_id(). */
-uint64_t mh_srv_id_counter(uint64_t id);
-
 /* Seconds since 1970 as a FILETIME (100 ns since 1601). */
 uint64_t mh_srv_filetime(int64_t unix_seconds);
 

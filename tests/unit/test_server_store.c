@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "codec/propval.h"
 #include "mapihttp/status.h"
 #include "server/org.h"
 #include "server/store.h"
@@ -182,9 +183,9 @@ static void test_server_store__guid_text_and_ids(void **state)
 	assert_int_equal(mh_srv_guid_parse(&h, "6bc6e012-62aa-8d2f-bbd6-151067afaa5g", 36),
 	                 MAPI_E_INVALID_PARAMETER);
 	/* FID 0001-0000000000AB: ReplId 1 little-endian, then the counter big-endian. */
-	assert_true(mh_srv_make_id(1, 0xAB) == 0xAB00000000000001ull);
-	assert_true(mh_srv_make_id(1, 0x0102030405ull) == 0x0504030201000001ull);
-	assert_true(mh_srv_id_counter(mh_srv_make_id(1, 0x123456789ABCull)) == 0x123456789ABCull);
+	assert_true(mh_id_make(1, 0xAB) == 0xAB00000000000001ull);
+	assert_true(mh_id_make(1, 0x0102030405ull) == 0x0504030201000001ull);
+	assert_true(mh_id_counter(mh_id_make(1, 0x123456789ABCull)) == 0x123456789ABCull);
 	assert_true(mh_srv_filetime(0) == 116444736000000000ull);
 }
 
@@ -429,7 +430,7 @@ static void test_server_store__sample_folders(void **state)
 	assert_int_equal(list[0].depth, 0);
 	for (int i = 0; i < MH_SRV_SPECIAL_FOLDERS; i++) {
 		/* Counters 1..13 in RopLogon order. */
-		assert_true(fids[i] == mh_srv_make_id(1, (uint64_t)i + 1));
+		assert_true(fids[i] == mh_id_make(1, (uint64_t)i + 1));
 		assert_int_equal(mh_srv_store_folder_by_fid(f->st, &f->arena, bob.id, fids[i], &fo),
 		                 S_OK);
 		assert_int_equal(fo.special, i);
@@ -459,12 +460,12 @@ static void test_server_store__sample_folders(void **state)
 	assert_true(fo.parent_fid == fids[MH_SRV_FOLDER_INBOX]);
 	assert_int_equal(fo.special, -1);
 	assert_int_equal(fo.depth, 3);
-	assert_true(mh_srv_id_counter(fo.fid) == 14);
+	assert_true(mh_id_counter(fo.fid) == 14);
 	assert_int_equal(
-	    mh_srv_store_folder_by_fid(f->st, &f->arena, bob.id, mh_srv_make_id(1, 999), &fo),
+	    mh_srv_store_folder_by_fid(f->st, &f->arena, bob.id, mh_id_make(1, 999), &fo),
 	    MAPI_E_NOT_FOUND);
 	assert_int_equal(
-	    mh_srv_store_folder_by_fid(f->st, &f->arena, bob.id, mh_srv_make_id(2, 5), &fo),
+	    mh_srv_store_folder_by_fid(f->st, &f->arena, bob.id, mh_id_make(2, 5), &fo),
 	    MAPI_E_NOT_FOUND);
 	assert_int_equal(mh_srv_store_special_fids(f->st, 999999, fids), MAPI_E_NOT_FOUND);
 	/* The archive: the 13 special folders and "2019". */
@@ -581,7 +582,7 @@ static void test_server_store__sample_message_contents(void **state)
 	                     strcmp(one.subject, q->subject) == 0,
 	                 0);
 	assert_int_equal(
-	    mh_srv_store_message_by_mid(f->st, &f->arena, bob.id, mh_srv_make_id(1, 99999), &one),
+	    mh_srv_store_message_by_mid(f->st, &f->arena, bob.id, mh_id_make(1, 99999), &one),
 	    MAPI_E_NOT_FOUND);
 	/* Sent Items without "from": the owner sent it. */
 	mh_srv_folder sent = folder(f, alice.id, "Sent Items");
