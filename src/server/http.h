@@ -13,6 +13,7 @@
 
 #include "codec/mapihttp.h"
 #include "mapihttp/status.h"
+#include "server/fault.h"
 #include "server/store.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -60,6 +61,10 @@ typedef struct mh_srv_mapi_response {
 	size_t n_set_cookies;
 	uint32_t expiration; /* X-ExpirationInfo (ms); 0 leaves the header out */
 	unsigned rop_count;  /* for the request log; 0 when it does not apply */
+	/* Hold the answer this long (ms) before DONE, sending a PENDING line every
+	 * X-PendingPeriod meanwhile (the response is then chunked): NotificationWait. The hold
+	 * ends early when the server stops. 0: answer at once. */
+	uint32_t hold;
 } mh_srv_mapi_response;
 
 /*
@@ -84,13 +89,15 @@ typedef struct mh_srv_http_options {
 	unsigned max_connections;   /* 0: 1024 */
 	unsigned timeout;           /* idle connection timeout (s); 0: 300 */
 	FILE *log;                  /* one line per request; NULL: none */
+	uint32_t pending_period;    /* X-PendingPeriod (ms) and PENDING interval; 0: 15000 */
+	mh_srv_faults *faults;      /* close, 503 and stall rules; NULL: none */
 	mh_srv_mapi_handler emsmdb; /* handle NULL: X-ResponseCode 16 (Endpoint Disabled) */
 	mh_srv_mapi_handler nspi;
 } mh_srv_http_options;
 
 #define MH_SRV_HTTP_OPTIONS_INIT                                      \
 	{                                                             \
-		1, -1, NULL, NULL, NULL, 0, 0, 0, NULL, {NULL, NULL}, \
+		1, -1, NULL, NULL, NULL, 0, 0, 0, NULL, 0, NULL, {NULL, NULL}, \
 		{                                                     \
 			NULL, NULL                                    \
 		}                                                     \

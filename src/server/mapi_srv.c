@@ -1,0 +1,2 @@
+/* Placeholder: being written. */
+#include "server/mapi_srv.h"

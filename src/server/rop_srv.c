@@ -1,0 +1,2 @@
+/* Placeholder: being written. */
+#include "server/rop_srv.h"
