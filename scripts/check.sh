@@ -45,6 +45,11 @@ libdir=$(find "$prefix" -name mapihttp.pc -exec dirname {} \; | head -n 1)
 cc -std=c11 -Wall -Wextra -Werror -o "$prefix/example" examples/open_other_mailbox_entryid.c \
 	$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs mapihttp)
 LD_LIBRARY_PATH="$libdir/.." "$prefix/example" >/dev/null
+# The static library with what pkg-config --static says it needs.
+cc -std=c11 -Wall -Wextra -Werror -o "$prefix/example_static" examples/open_other_mailbox_entryid.c \
+	$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags mapihttp) "$libdir/../libmapihttp.a" \
+	$(PKG_CONFIG_PATH="$libdir" pkg-config --static --libs mapihttp | sed 's/-lmapihttp//')
+"$prefix/example_static" >/dev/null
 cmake -S tests/consumer -B "$prefix/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/consumer" >/dev/null
 "$prefix/consumer/consumer_static" >/dev/null

@@ -1,6 +1,7 @@
 /*
  * mapihttpd's HTTP front on libmicrohttpd: a thread per connection, authentication, routing,
- * body caps, MAPI/HTTP response framing, Autodiscover, and one log line per request.
+ * body caps, MAPI/HTTP response framing (at once, or held with PENDING lines), the close, 503
+ * and stall faults, Autodiscover, and one log line per request.
  */
 #define _DEFAULT_SOURCE /* strcasecmp, gmtime_r; the socket types microhttpd.h uses */
 
@@ -27,10 +28,12 @@
 
 /* What X-ServerApplication says: an Exchange 2016 CU build, since clients key on "Exchange/15". */
 #define SERVER_APPLICATION "Exchange/15.01.2507.000"
-/* Exchange's default keep-alive period (wire.md 2.5). */
-#define PENDING_PERIOD_MS "15000"
-#define MAX_HEADERS       128u
-#define MAX_HOST          255u
+/* Exchange's default keep-alive period (wire.md 2.3). */
+#define PENDING_PERIOD_MS 15000u
+/* Bytes libmicrohttpd asks a held answer's reader for at a time. */
+#define HELD_BLOCK  16384u
+#define MAX_HEADERS 128u
+#define MAX_HOST    255u
 
 struct mh_srv_http {
 	struct MHD_Daemon *daemon;
@@ -41,8 +44,11 @@ struct mh_srv_http {
 	char *key;
 	bool tls;
 	size_t max_body;
+	uint32_t pending_period;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
+	/* Broadcast at stop so held answers end at once; waits on CLOCK_MONOTONIC. */
+	pthread_cond_t wake;
 	unsigned in_flight;
 	bool stopping;
 };
@@ -92,6 +98,8 @@ typedef struct request {
 	size_t out_bytes;
 	char request_type[40];
 	char path[72];
+	const char *fault; /* the fault that hit this request (fault.h name), or NULL */
+	bool log_at_end;   /* a held answer: logged once it has been sent */
 } request;
 
 /* The thread's last error message, or "" when none is recorded. */
@@ -192,9 +200,10 @@ static void log_request(request *r)
 		snprintf(rc, sizeof(rc), "%ld", r->response_code);
 	else
 		snprintf(rc, sizeof(rc), "-");
-	fprintf(f, "%s %s %s %s %s %s http=%u rc=%s rops=%u in=%zu out=%zu us=%lld\n", when,
+	fprintf(f, "%s %s %s %s %s %s http=%u rc=%s rops=%u in=%zu out=%zu us=%lld%s%s\n", when,
 	        r->client, user, r->path, type, mbx, r->http_status, rc, r->rops, r->in_bytes,
-	        r->out_bytes, elapsed_us(r));
+	        r->out_bytes, elapsed_us(r), r->fault != NULL ? " fault=" : "",
+	        r->fault != NULL ? r->fault : "");
 	fflush(f);
 }
 
@@ -221,7 +230,8 @@ static enum MHD_Result queue(request *r, struct MHD_Connection *c, unsigned stat
 	MHD_destroy_response(resp);
 	r->http_status = status;
 	r->out_bytes = len;
-	log_request(r);
+	if (!r->log_at_end)
+		log_request(r);
 	return ok;
 }
 
@@ -312,32 +322,30 @@ static enum MHD_Result send_mapi_error(request *r, struct MHD_Connection *c, uns
 	return queue(r, c, MHD_HTTP_OK, resp, len);
 }
 
-/* A successful one: headers, then PROCESSING, DONE, the meta block and the body at once. */
-static enum MHD_Result send_mapi_success(request *r, struct MHD_Connection *c,
-                                         const mh_srv_mapi_response *mr)
+static void start_time_text(char *out, size_t cap)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	struct tm tm;
-	char start[64] = "";
+	out[0] = 0;
 	if (gmtime_r(&now.tv_sec, &tm) != NULL)
-		strftime(start, sizeof(start), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	mh_buf b = MH_BUF_INIT;
-	mh_mapihttp_push_line(&b, MH_MAPIHTTP_EV_PROCESSING);
-	mh_mapihttp_push_line(&b, MH_MAPIHTTP_EV_DONE);
-	mh_mapihttp_push_meta_u32(&b, "X-ElapsedTime", (uint32_t)(elapsed_us(r) / 1000));
-	mh_mapihttp_push_meta(&b, "X-StartTime", start);
-	mh_mapihttp_push_meta_end(&b);
-	mh_buf_put(&b, mr->body.data, mr->body.len);
-	if (mh_buf_status(&b) != S_OK) {
-		mh_buf_free(&b);
-		return send_mapi_error(r, c, MH_RESPONSE_UNKNOWN_FAILURE, "out of memory", NULL);
-	}
-	struct MHD_Response *resp = new_response(b.data, b.len);
-	size_t len = b.len;
-	mh_buf_free(&b);
-	if (resp == NULL)
-		return MHD_NO;
+		strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* DONE, the meta block and the body: the end of every successful response stream. */
+static void push_done(mh_buf *b, const request *r, const char *start, const mh_buf *body)
+{
+	mh_mapihttp_push_line(b, MH_MAPIHTTP_EV_DONE);
+	mh_mapihttp_push_meta_u32(b, "X-ElapsedTime", (uint32_t)(elapsed_us(r) / 1000));
+	mh_mapihttp_push_meta(b, "X-StartTime", start);
+	mh_mapihttp_push_meta_end(b);
+	mh_buf_put(b, body->data, body->len);
+}
+
+/* The headers of a successful answer (and of one the close fault cuts short). */
+static bool add_success_headers(request *r, struct MHD_Connection *c, struct MHD_Response *resp,
+                                const mh_srv_mapi_response *mr)
+{
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, MH_MAPIHTTP_CONTENT_TYPE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private");
 	MHD_add_response_header(resp, "X-RequestType", mh_mapihttp_request_type_name(r->info.type));
@@ -348,20 +356,200 @@ static enum MHD_Result send_mapi_success(request *r, struct MHD_Connection *c,
 	if (v != NULL)
 		MHD_add_response_header(resp, "X-ClientInfo", v);
 	MHD_add_response_header(resp, "X-ResponseCode", "0");
-	MHD_add_response_header(resp, "X-PendingPeriod", PENDING_PERIOD_MS);
-	if (mr->expiration != 0) {
+	char period[16];
+	snprintf(period, sizeof(period), "%u", (unsigned)r->srv->pending_period);
+	MHD_add_response_header(resp, "X-PendingPeriod", period);
+	if (mr != NULL && mr->expiration != 0) {
 		char exp[16];
 		snprintf(exp, sizeof(exp), "%u", (unsigned)mr->expiration);
 		MHD_add_response_header(resp, "X-ExpirationInfo", exp);
 	}
 	MHD_add_response_header(resp, "X-ServerApplication", SERVER_APPLICATION);
-	if (!add_cookies(r, resp, mr)) {
+	return mr == NULL || add_cookies(r, resp, mr);
+}
+
+/* A successful one answered at once: PROCESSING, DONE, the meta block and the body. */
+static enum MHD_Result send_mapi_success(request *r, struct MHD_Connection *c,
+                                         const mh_srv_mapi_response *mr)
+{
+	char start[64];
+	start_time_text(start, sizeof(start));
+	mh_buf b = MH_BUF_INIT;
+	mh_mapihttp_push_line(&b, MH_MAPIHTTP_EV_PROCESSING);
+	push_done(&b, r, start, &mr->body);
+	if (mh_buf_status(&b) != S_OK) {
+		mh_buf_free(&b);
+		return send_mapi_error(r, c, MH_RESPONSE_UNKNOWN_FAILURE, "out of memory", NULL);
+	}
+	struct MHD_Response *resp = new_response(b.data, b.len);
+	size_t len = b.len;
+	mh_buf_free(&b);
+	if (resp == NULL)
+		return MHD_NO;
+	if (!add_success_headers(r, c, resp, mr)) {
 		MHD_destroy_response(resp);
 		return send_mapi_error(r, c, MH_RESPONSE_UNKNOWN_FAILURE,
 		                       "the request handler produced a malformed cookie", NULL);
 	}
 	r->response_code = 0;
 	return queue(r, c, MHD_HTTP_OK, resp, len);
+}
+
+/*
+ * A held answer's stream: libmicrohttpd calls held_read on the connection's thread whenever
+ * the socket can take more; it blocks there (on srv->wake) until the next PENDING line or the
+ * end of the hold, which is fine with a thread per connection and wakes at once on stop.
+ */
+typedef struct held {
+	mh_srv_http *srv;
+	/* The request, touched only inside held_read: libmicrohttpd calls the reader only
+	 * before the request's completion callback frees it. held_free must not use it. */
+	request *r;
+	struct timespec deadline; /* CLOCK_MONOTONIC */
+	struct timespec next_pending;
+	char start[64];
+	mh_buf body; /* the handler's bytes, moved here */
+	mh_buf out;  /* bytes ready to go */
+	size_t pos;
+	bool done;     /* DONE and the body are in out */
+	bool truncate; /* the close fault: end with an error once out is sent */
+} held;
+
+static void ts_add_ms(struct timespec *t, uint64_t ms)
+{
+	t->tv_sec += (time_t)(ms / 1000);
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Waits for the next PENDING line or the end; true at the end (or when the server stops). */
+static bool held_wait(held *st)
+{
+	mh_srv_http *h = st->srv;
+	bool end = false;
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (h->stopping || !ts_before(&now, &st->deadline)) {
+			end = true;
+			break;
+		}
+		if (!ts_before(&now, &st->next_pending))
+			break;
+		const struct timespec *until =
+		    ts_before(&st->next_pending, &st->deadline) ? &st->next_pending : &st->deadline;
+		pthread_cond_timedwait(&h->wake, &h->lock, until);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return end;
+}
+
+static ssize_t held_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	held *st = cls;
+	while (st->pos == st->out.len) {
+		if (st->done || st->truncate)
+			return st->truncate ? MHD_CONTENT_READER_END_WITH_ERROR
+			                    : MHD_CONTENT_READER_END_OF_STREAM;
+		st->out.len = 0;
+		st->pos = 0;
+		if (held_wait(st)) {
+			push_done(&st->out, st->r, st->start, &st->body);
+			st->done = true;
+		} else {
+			mh_mapihttp_push_line(&st->out, MH_MAPIHTTP_EV_PENDING);
+			ts_add_ms(&st->next_pending, st->srv->pending_period);
+		}
+		if (mh_buf_status(&st->out) != S_OK)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	size_t n = st->out.len - st->pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, st->out.data + st->pos, n);
+	st->pos += n;
+	st->r->out_bytes += n;
+	return (ssize_t)n;
+}
+
+static void held_free(void *cls)
+{
+	held *st = cls;
+	mh_buf_free(&st->body);
+	mh_buf_free(&st->out);
+	free(st);
+}
+
+/*
+ * A successful answer sent chunked: headers and PROCESSING at once, PENDING every
+ * pending_period ms for hold ms (less when the server stops), then DONE and the body. The
+ * handler's body is moved out of mr. truncate (the close fault): headers only, then the
+ * connection ends with an error.
+ */
+static enum MHD_Result send_mapi_held(request *r, struct MHD_Connection *c,
+                                      mh_srv_mapi_response *mr, uint32_t hold, bool truncate)
+{
+	held *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return MHD_NO;
+	st->srv = r->srv;
+	st->r = r;
+	st->truncate = truncate;
+	start_time_text(st->start, sizeof(st->start));
+	clock_gettime(CLOCK_MONOTONIC, &st->deadline);
+	st->next_pending = st->deadline;
+	ts_add_ms(&st->deadline, hold);
+	ts_add_ms(&st->next_pending, r->srv->pending_period);
+	if (mr != NULL) {
+		st->body = mr->body;
+		memset(&mr->body, 0, sizeof(mr->body));
+	}
+	if (!truncate)
+		mh_mapihttp_push_line(&st->out, MH_MAPIHTTP_EV_PROCESSING);
+	if (mh_buf_status(&st->out) != S_OK) {
+		held_free(st);
+		return send_mapi_error(r, c, MH_RESPONSE_UNKNOWN_FAILURE, "out of memory", NULL);
+	}
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HELD_BLOCK,
+	                                                              held_read, st, held_free);
+	if (resp == NULL) {
+		held_free(st);
+		return MHD_NO;
+	}
+	if (!add_success_headers(r, c, resp, mr)) {
+		MHD_destroy_response(resp);
+		return send_mapi_error(r, c, MH_RESPONSE_UNKNOWN_FAILURE,
+		                       "the request handler produced a malformed cookie", NULL);
+	}
+	r->response_code = 0;
+	r->log_at_end = true;
+	return queue(r, c, MHD_HTTP_OK, resp, 0);
+}
+
+/* The 503 fault: an exceptional failure with Retry-After, as a loaded server answers. */
+static enum MHD_Result send_unavailable(request *r, struct MHD_Connection *c, uint32_t ms)
+{
+	static const char text[] = "Service Unavailable\n";
+	struct MHD_Response *resp = new_response(text, sizeof(text) - 1);
+	if (resp == NULL)
+		return MHD_NO;
+	char after[16];
+	snprintf(after, sizeof(after), "%u", (unsigned)(ms / 1000u + (ms % 1000u != 0)));
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+	MHD_add_response_header(resp, "X-ServerApplication", SERVER_APPLICATION);
+	add_echo_headers(c, resp);
+	return queue(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, resp, sizeof(text) - 1);
 }
 
 /* ---- routing and checks ----------------------------------------------------------------- */
@@ -668,6 +856,24 @@ static enum MHD_Result send_json(request *r, struct MHD_Connection *c)
 
 static enum MHD_Result dispatch_mapi(request *r, struct MHD_Connection *c)
 {
+	/* Each kind counts every request that got this far, so "every=N" means the Nth such
+	 * request whatever the other rules did; when several fire, close beats 503 beats stall. */
+	mh_srv_faults *f = r->srv->opts.faults;
+	uint32_t unavailable_ms = 0, stall_ms = 0;
+	bool fault_close = mh_srv_faults_hit(f, MH_SRV_FAULT_CLOSE, NULL);
+	bool fault_503 = mh_srv_faults_hit(f, MH_SRV_FAULT_HTTP503, &unavailable_ms);
+	bool fault_stall = mh_srv_faults_hit(f, MH_SRV_FAULT_STALL, &stall_ms);
+	if (fault_close) {
+		r->fault = mh_srv_fault_kind_name(MH_SRV_FAULT_CLOSE);
+		return send_mapi_held(r, c, NULL, 0, true);
+	}
+	if (fault_503) {
+		r->fault = mh_srv_fault_kind_name(MH_SRV_FAULT_HTTP503);
+		return send_unavailable(r, c, unavailable_ms);
+	}
+	if (fault_stall)
+		r->fault = mh_srv_fault_kind_name(MH_SRV_FAULT_STALL);
+
 	const mh_srv_mapi_handler *h =
 	    r->route == ROUTE_NSPI ? &r->srv->opts.nspi : &r->srv->opts.emsmdb;
 	if (h->handle == NULL)
@@ -714,6 +920,9 @@ static enum MHD_Result dispatch_mapi(request *r, struct MHD_Connection *c)
 		ok = send_mapi_error(r, c, MH_RESPONSE_UNKNOWN_FAILURE, last_message(), NULL);
 	else if (resp.response_code != 0)
 		ok = send_mapi_error(r, c, resp.response_code, resp.diagnostic, &resp);
+	else if (resp.hold != 0 || fault_stall)
+		ok =
+		    send_mapi_held(r, c, &resp, resp.hold > stall_ms ? resp.hold : stall_ms, false);
 	else
 		ok = send_mapi_success(r, c, &resp);
 	mh_buf_free(&resp.body);
@@ -849,6 +1058,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->log_at_end)
+		log_request(r);
 	mh_buf_free(&r->body);
 	mh_arena_free(&r->arena);
 	free(r);
@@ -894,6 +1105,7 @@ static void free_server(mh_srv_http *h)
 		free(h->key);
 	}
 	free(h->base_url);
+	pthread_cond_destroy(&h->wake);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -924,7 +1136,13 @@ mh_status mh_srv_http_start(mh_srv_http **out, mh_srv_store *st, const mh_srv_ht
 	}
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	h->store = st;
+	h->pending_period = opts->pending_period != 0 ? opts->pending_period : PENDING_PERIOD_MS;
 	h->opts = *opts;
 	h->tls = tls;
 	h->max_body = opts->max_body != 0 ? opts->max_body : MH_SRV_HTTP_DEFAULT_MAX_BODY;
@@ -976,6 +1194,7 @@ void mh_srv_http_stop(mh_srv_http *h, unsigned grace_ms)
 		return;
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
+	pthread_cond_broadcast(&h->wake); /* held answers send DONE now */
 	pthread_mutex_unlock(&h->lock);
 	MHD_socket fd = MHD_quiesce_daemon(h->daemon);
 	if (fd != MHD_INVALID_SOCKET)

@@ -1,7 +1,8 @@
 /*
  * mapihttpd's HTTP front (libmicrohttpd): authentication, routing, request body caps, the
- * MAPI/HTTP framing of every /mapi answer, Autodiscover, and the request log. The EMSMDB and
- * NSPI request handlers plug in through mh_srv_mapi_handler.
+ * MAPI/HTTP framing of every /mapi answer (at once, or held with PENDING lines), the close,
+ * 503 and stall faults, Autodiscover, and the request log. The EMSMDB and NSPI request
+ * handlers plug in through mh_srv_mapi_handler.
  */
 #ifndef MH_SERVER_HTTP_H
 #define MH_SERVER_HTTP_H
@@ -95,12 +96,12 @@ typedef struct mh_srv_http_options {
 	mh_srv_mapi_handler nspi;
 } mh_srv_http_options;
 
-#define MH_SRV_HTTP_OPTIONS_INIT                                      \
-	{                                                             \
+#define MH_SRV_HTTP_OPTIONS_INIT                                               \
+	{                                                                      \
 		1, -1, NULL, NULL, NULL, 0, 0, 0, NULL, 0, NULL, {NULL, NULL}, \
-		{                                                     \
-			NULL, NULL                                    \
-		}                                                     \
+		{                                                              \
+			NULL, NULL                                             \
+		}                                                              \
 	}
 
 typedef struct mh_srv_http mh_srv_http;
@@ -115,9 +116,9 @@ typedef struct mh_srv_http mh_srv_http;
 mh_status mh_srv_http_start(mh_srv_http **out, mh_srv_store *st, const mh_srv_http_options *opts);
 
 /*
- * Stops gracefully and frees: no new connections are accepted, requests already being
- * handled run to completion (for at most grace_ms), then every connection is closed.
- * NULL is a no-op.
+ * Stops gracefully and frees: held answers send DONE and their body at once, no new
+ * connections are accepted, requests already being handled run to completion (for at most
+ * grace_ms), then every connection is closed. NULL is a no-op.
  */
 void mh_srv_http_stop(mh_srv_http *h, unsigned grace_ms);
 

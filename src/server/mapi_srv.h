@@ -28,6 +28,12 @@
 #define MH_SRV_MAPI_CONTEXT_COOKIE  "MapiContext"
 #define MH_SRV_MAPI_SEQUENCE_COOKIE "MapiSequence"
 
+/*
+ * Milliseconds on a monotonic clock. The default reads CLOCK_MONOTONIC; tests pass their own
+ * to step past an expiration without sleeping.
+ */
+typedef uint64_t (*mh_srv_mapi_clock)(void *payload);
+
 typedef struct mh_srv_mapi_options {
 	unsigned version;       /* 1 */
 	mh_srv_rop_options rop; /* rights mode, ROP limits, ROP faults */
@@ -36,11 +42,13 @@ typedef struct mh_srv_mapi_options {
 	unsigned max_contexts;          /* 0: default */
 	uint32_t notification_wait;     /* 0: default */
 	mh_srv_faults *faults;          /* the expire rule; NULL: none */
+	mh_srv_mapi_clock clock;        /* NULL: CLOCK_MONOTONIC */
+	void *clock_payload;
 } mh_srv_mapi_options;
 
-#define MH_SRV_MAPI_OPTIONS_INIT                        \
-	{                                               \
-		1, MH_SRV_ROP_OPTIONS_INIT, 0, 0, 0, 0, NULL \
+#define MH_SRV_MAPI_OPTIONS_INIT                                         \
+	{                                                                \
+		1, MH_SRV_ROP_OPTIONS_INIT, 0, 0, 0, 0, NULL, NULL, NULL \
 	}
 
 typedef struct mh_srv_mapi mh_srv_mapi;

@@ -1,6 +1,7 @@
 /*
  * mapihttpd: an Exchange-compatible MAPI/HTTP test server. This file reads the command line,
- * opens the store, binds the socket, and runs the HTTP front until SIGTERM or SIGINT.
+ * opens the store, binds the socket, and runs the session layer behind the HTTP front until
+ * SIGTERM or SIGINT.
  */
 #define _DEFAULT_SOURCE /* SOCK_CLOEXEC, getaddrinfo */
 
@@ -21,7 +22,10 @@
 #include <unistd.h>
 
 #include "mapihttp/common.h"
+#include "server/fault.h"
 #include "server/http.h"
+#include "server/mapi_srv.h"
+#include "server/rop_srv.h"
 #include "server/store.h"
 
 /* Requests still running at a stop get this long to finish. */
@@ -40,6 +44,19 @@ static const char usage[] =
     "                          store is empty and neither --org nor --generate is given)\n"
     "  --generate USERS,MSGS   load a synthetic organisation for benchmarks\n"
     "  --max-body BYTES        cap on a /mapi request body (default 1048576)\n"
+    "  --rights-mode MODE      folder (Exchange 2013 and later, the default) or logon\n"
+    "                          (Exchange 2010: a logon to another primary mailbox without\n"
+    "                          FullAccess fails)\n"
+    "  --expiration MS         idle time after which a session context is dropped\n"
+    "                          (default 900000)\n"
+    "  --max-contexts-per-user N  session contexts one user may hold (default 64)\n"
+    "  --max-contexts N        session contexts of all users together (default 100000)\n"
+    "  --notification-wait MS  how long a NotificationWait is held (default 300000)\n"
+    "  --pending-period MS     X-PendingPeriod: interval of PENDING lines in held answers\n"
+    "                          (default 15000)\n"
+    "  --fault SPEC            inject failures, repeatable (at most 16):\n"
+    "                          KIND[,every=N][,p=P][,seed=S][,ms=T], KIND one of close,\n"
+    "                          503, expire, stall, backoff, wrongserver (see mapihttpd(8))\n"
     "  --quiet                 no request log on stderr\n"
     "  --help                  this text\n"
     "  --version               the version\n";
@@ -55,6 +72,13 @@ typedef struct options {
 	unsigned gen_users, gen_messages;
 	size_t max_body;
 	bool quiet;
+	mh_srv_rights_mode rights_mode;
+	uint32_t expiration;
+	unsigned max_contexts_per_user;
+	unsigned max_contexts;
+	uint32_t notification_wait;
+	uint32_t pending_period;
+	mh_srv_faults *faults; /* owned by main */
 } options;
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
@@ -88,7 +112,16 @@ static bool parse_unsigned(const char *s, unsigned long long max, unsigned long 
 	return true;
 }
 
-static int parse_args(int argc, char **argv, options *o)
+/* A number option in [min, max], or a message and exit status 2. */
+static int number_option(const char *name, const char *unit, const char *arg,
+                         unsigned long long min, unsigned long long max, unsigned long long *v)
+{
+	if (!parse_unsigned(arg, max, v) || *v < min)
+		return fail("%s wants %s from %llu to %llu, not '%s'", name, unit, min, max, arg);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o, mh_srv_faults *faults)
 {
 	enum {
 		O_LISTEN = 256,
@@ -99,6 +132,13 @@ static int parse_args(int argc, char **argv, options *o)
 		O_SAMPLE,
 		O_GEN,
 		O_MAXBODY,
+		O_RIGHTS,
+		O_EXPIRATION,
+		O_CTX_USER,
+		O_CTX_ALL,
+		O_NOTIFY_WAIT,
+		O_PENDING,
+		O_FAULT,
 		O_QUIET,
 		O_HELP,
 		O_VERSION
@@ -112,6 +152,13 @@ static int parse_args(int argc, char **argv, options *o)
 	    {"sample", no_argument, NULL, O_SAMPLE},
 	    {"generate", required_argument, NULL, O_GEN},
 	    {"max-body", required_argument, NULL, O_MAXBODY},
+	    {"rights-mode", required_argument, NULL, O_RIGHTS},
+	    {"expiration", required_argument, NULL, O_EXPIRATION},
+	    {"max-contexts-per-user", required_argument, NULL, O_CTX_USER},
+	    {"max-contexts", required_argument, NULL, O_CTX_ALL},
+	    {"notification-wait", required_argument, NULL, O_NOTIFY_WAIT},
+	    {"pending-period", required_argument, NULL, O_PENDING},
+	    {"fault", required_argument, NULL, O_FAULT},
 	    {"quiet", no_argument, NULL, O_QUIET},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -119,6 +166,8 @@ static int parse_args(int argc, char **argv, options *o)
 	};
 	memset(o, 0, sizeof(*o));
 	o->listen = "127.0.0.1:8080";
+	o->rights_mode = MH_SRV_RIGHTS_FOLDER;
+	o->faults = faults;
 	int ch;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -165,6 +214,50 @@ static int parse_args(int argc, char **argv, options *o)
 				    "--max-body wants a byte count (1 to 1073741824), not '%s'",
 				    optarg);
 			o->max_body = (size_t)v;
+			break;
+		case O_RIGHTS:
+			if (strcmp(optarg, "folder") == 0)
+				o->rights_mode = MH_SRV_RIGHTS_FOLDER;
+			else if (strcmp(optarg, "logon") == 0)
+				o->rights_mode = MH_SRV_RIGHTS_LOGON;
+			else
+				return fail("--rights-mode wants folder or logon, not '%s'",
+				            optarg);
+			break;
+		case O_EXPIRATION:
+			if (number_option("--expiration", "milliseconds", optarg, 1, 86400000, &v))
+				return 2;
+			o->expiration = (uint32_t)v;
+			break;
+		case O_CTX_USER:
+			if (number_option("--max-contexts-per-user", "a count", optarg, 1, 1000000,
+			                  &v))
+				return 2;
+			o->max_contexts_per_user = (unsigned)v;
+			break;
+		case O_CTX_ALL:
+			if (number_option("--max-contexts", "a count", optarg, 1, 10000000, &v))
+				return 2;
+			o->max_contexts = (unsigned)v;
+			break;
+		case O_NOTIFY_WAIT:
+			if (number_option("--notification-wait", "milliseconds", optarg, 1, 3600000,
+			                  &v))
+				return 2;
+			o->notification_wait = (uint32_t)v;
+			break;
+		case O_PENDING:
+			if (number_option("--pending-period", "milliseconds", optarg, 10, 3600000,
+			                  &v))
+				return 2;
+			o->pending_period = (uint32_t)v;
+			break;
+		case O_FAULT:
+			if (mh_srv_faults_add(faults, optarg) != S_OK) {
+				const mh_error *e = mh_error_last();
+				return fail("--fault: %s",
+				            e != NULL && e->message != NULL ? e->message : optarg);
+			}
 			break;
 		case O_QUIET:
 			o->quiet = true;
@@ -316,10 +409,15 @@ static int load_org(mh_srv_store *st, const options *o)
 
 int main(int argc, char **argv)
 {
+	mh_srv_faults *faults = NULL;
+	if (mh_srv_faults_new(&faults) != S_OK)
+		return store_fail("starting");
 	options o;
-	int rc = parse_args(argc, argv, &o);
-	if (rc != 0)
+	int rc = parse_args(argc, argv, &o, faults);
+	if (rc != 0) {
+		mh_srv_faults_free(faults);
 		return rc < 0 ? 0 : rc;
+	}
 
 	/* Signals are taken by sigwait() below; every thread started later inherits the mask. */
 	sigset_t stop_set;
@@ -336,6 +434,7 @@ int main(int argc, char **argv)
 		if (cert == NULL || key == NULL) {
 			free(cert);
 			free(key);
+			mh_srv_faults_free(faults);
 			return 1;
 		}
 	}
@@ -344,13 +443,31 @@ int main(int argc, char **argv)
 	if (mh_srv_store_open(&st, o.db) != S_OK) {
 		free(cert);
 		free(key);
+		mh_srv_faults_free(faults);
 		return store_fail(o.db != NULL ? o.db : "opening the in-memory store");
 	}
 	rc = load_org(st, &o);
 	char base[320];
 	int fd = rc == 0 ? open_listener(o.listen, cert != NULL, base, sizeof(base)) : -1;
+	mh_srv_mapi *mapi = NULL;
+	if (rc == 0 && fd >= 0) {
+		mh_srv_mapi_options mo = MH_SRV_MAPI_OPTIONS_INIT;
+		mo.rop.rights_mode = o.rights_mode;
+		mo.rop.faults = faults;
+		mo.expiration = o.expiration;
+		mo.max_contexts_per_user = o.max_contexts_per_user;
+		mo.max_contexts = o.max_contexts;
+		mo.notification_wait = o.notification_wait;
+		mo.faults = faults;
+		if (mh_srv_mapi_new(&mapi, st, &mo) != S_OK) {
+			rc = store_fail("starting the session layer");
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (rc != 0 || fd < 0) {
 		mh_srv_store_free(st);
+		mh_srv_faults_free(faults);
 		free(cert);
 		free(key);
 		return rc != 0 ? rc : 1;
@@ -363,6 +480,10 @@ int main(int argc, char **argv)
 	ho.tls_key = key;
 	ho.max_body = o.max_body;
 	ho.log = o.quiet ? NULL : stderr;
+	ho.pending_period = o.pending_period;
+	ho.faults = faults;
+	ho.emsmdb = mh_srv_mapi_emsmdb_handler(mapi);
+	ho.nspi = mh_srv_mapi_nspi_handler(mapi);
 	mh_srv_http *h = NULL;
 	mh_status s = mh_srv_http_start(&h, st, &ho);
 	if (key != NULL)
@@ -370,8 +491,11 @@ int main(int argc, char **argv)
 	free(cert);
 	free(key);
 	if (s != S_OK) {
+		rc = store_fail("starting the HTTP server");
+		mh_srv_mapi_free(mapi);
 		mh_srv_store_free(st);
-		return store_fail("starting the HTTP server");
+		mh_srv_faults_free(faults);
+		return rc;
 	}
 	printf("mapihttpd: listening on %s\n", base);
 	fflush(stdout);
@@ -382,7 +506,10 @@ int main(int argc, char **argv)
 	if (!o.quiet)
 		fprintf(stderr, "mapihttpd: %s received, stopping\n",
 		        sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* The front first, so no handler runs while the contexts go; the store last. */
 	mh_srv_http_stop(h, STOP_GRACE_MS);
+	mh_srv_mapi_free(mapi);
 	mh_srv_store_free(st);
+	mh_srv_faults_free(faults);
 	return 0;
 }

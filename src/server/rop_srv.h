@@ -29,6 +29,9 @@ typedef enum mh_srv_rights_mode {
 #define MH_SRV_ROP_MAX_OBJECTS 1024u /* live server objects (logons included) per context */
 #define MH_SRV_ROP_MAX_ROWS    4096u /* rows per QueryRows */
 
+/* Columns one RopSetColumns may set (a table keeps them): more is ecTooBig. */
+#define MH_SRV_ROP_MAX_COLUMNS 1024u
+
 /* Longest string a table row carries, in characters (Exchange cuts table strings here). */
 #define MH_SRV_ROP_TABLE_STRING_MAX 255u
 
@@ -41,9 +44,9 @@ typedef struct mh_srv_rop_options {
 	mh_srv_faults *faults; /* backoff and wrongserver rules; NULL: none */
 } mh_srv_rop_options;
 
-#define MH_SRV_ROP_OPTIONS_INIT                                   \
-	{                                                         \
-		1, MH_SRV_RIGHTS_FOLDER, 0, 0, 0, NULL            \
+#define MH_SRV_ROP_OPTIONS_INIT                        \
+	{                                              \
+		1, MH_SRV_RIGHTS_FOLDER, 0, 0, 0, NULL \
 	}
 
 /* The ROP state of one session context: logons, server objects, tables. Not thread-safe:
@@ -57,8 +60,8 @@ typedef struct mh_srv_rop_session mh_srv_rop_session;
  * MAPI_E_NOT_ENOUGH_MEMORY.
  */
 mh_status mh_srv_rop_session_new(mh_srv_rop_session **out, mh_srv_store *st,
-                                 const mh_srv_rop_options *opts,
-                                 const mh_srv_recipient *principal, const mh_srv_mailbox *mailbox);
+                                 const mh_srv_rop_options *opts, const mh_srv_recipient *principal,
+                                 const mh_srv_mailbox *mailbox);
 
 /* Frees the session and every object in it; NULL is a no-op. */
 void mh_srv_rop_session_free(mh_srv_rop_session *s);
@@ -85,7 +88,7 @@ typedef struct mh_srv_rop_result {
  * since its length is unknown, ends the run; more than max_rops ROPs is ecRpcFormat.
  * Returns S_OK whenever *res says what happened; MAPI_E_NOT_ENOUGH_MEMORY, MAPI_E_TOO_BIG
  * (the arena) or MAPI_E_DISK_ERROR (the store) when no answer could be built (out is then
- * left as it was and the session layer answers X-ResponseCode 1).
+ * left as it was and the session layer answers the Execute with ErrorCode ecRpcFailed).
  */
 mh_status mh_srv_rop_execute(mh_srv_rop_session *s, mh_arena *a, const uint8_t *in, size_t in_len,
                              size_t max_out, mh_buf *out, mh_srv_rop_result *res);

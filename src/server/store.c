@@ -150,6 +150,9 @@ enum {
 	Q_MSG_RCPTS,
 	Q_MSG_ATTS,
 	Q_MSG_PROPS,
+	Q_PERMS,
+	Q_MSG_IDS,
+	Q_MBX_SIZE,
 	Q_COUNT
 };
 
@@ -220,6 +223,14 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_MSG_ATTS] = "SELECT num, filename, content_type, data FROM attachment WHERE "
                    "message_id = ? ORDER BY num",
     [Q_MSG_PROPS] = "SELECT tag, value FROM message_property WHERE message_id = ? ORDER BY tag",
+    [Q_PERMS] = "SELECT p.member_id, p.rights, " RCPT_COLS "FROM folder_permission p "
+                "LEFT JOIN recipient r ON r.id = p.member_id WHERE p.folder_id = ? "
+                "ORDER BY p.member_id IS NOT NULL, r.display_name COLLATE NOCASE, p.member_id",
+    [Q_MSG_IDS] = "SELECT counter FROM message WHERE folder_id = ? "
+                  "ORDER BY delivery_time DESC, id DESC",
+    [Q_MBX_SIZE] = "SELECT (SELECT count(*) FROM mailbox WHERE id = ?1), "
+                   "(SELECT coalesce(sum(size), 0) FROM message WHERE mailbox_id = ?1), "
+                   "(SELECT count(*) FROM message WHERE mailbox_id = ?1)",
 };
 
 struct mh_srv_store {
@@ -1639,6 +1650,137 @@ mh_status mh_srv_store_principal_by_token(mh_srv_store *st, mh_arena *arena, con
 		ms = one_recipient(st, arena, s, "token", out);
 		if (ms == MAPI_E_NOT_FOUND)
 			ms = mh_error_set(MAPI_E_LOGON_FAILED, -1, "unknown bearer token");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return ms;
+}
+
+/* ---- lookups for the ROP processor ------------------------------------------------------- */
+
+/* Checks that a folder id exists; MAPI_E_NOT_FOUND otherwise. Called with the lock held. */
+static mh_status folder_exists_locked(mh_srv_store *st, int64_t folder_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+	mh_status ms = query(st, Q_FOLDER_MAILBOX, &s);
+	if (ms != S_OK)
+		return ms;
+	sqlite3_bind_int64(s, 1, folder_id);
+	rc = sqlite3_step(s);
+	finish(s);
+	if (rc == SQLITE_DONE)
+		return mh_error_set(MAPI_E_NOT_FOUND, -1, "store: no folder %lld",
+		                    (long long)folder_id);
+	return rc == SQLITE_ROW ? S_OK : db_fail(st, "reading a folder");
+}
+
+mh_status mh_srv_store_folder_permissions(mh_srv_store *st, mh_arena *arena, int64_t folder_id,
+                                          mh_srv_permission **out, size_t *count)
+{
+	sqlite3_stmt *s;
+	mh_srv_permission *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE;
+	mh_status ms;
+	*out = NULL;
+	*count = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((ms = folder_exists_locked(st, folder_id)) != S_OK ||
+	    (ms = query(st, Q_PERMS, &s)) != S_OK)
+		goto out;
+	sqlite3_bind_int64(s, 1, folder_id);
+	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			mh_srv_permission *bigger;
+			cap = cap ? cap * 2 : 8;
+			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
+			    S_OK)
+				break;
+			if (n > 0)
+				memcpy(bigger, list, n * sizeof(*list));
+			list = bigger;
+		}
+		mh_srv_permission *p = &list[n++];
+		memset(p, 0, sizeof(*p));
+		p->rights = (uint32_t)sqlite3_column_int64(s, 1);
+		p->is_default = sqlite3_column_type(s, 0) == SQLITE_NULL;
+		if (!p->is_default)
+			ms = read_recipient(arena, s, 2, &p->member);
+	}
+	if (ms == S_OK && rc != SQLITE_DONE)
+		ms = db_fail(st, "listing folder permissions");
+	finish(s);
+	if (ms == S_OK) {
+		*out = list;
+		*count = n;
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return ms;
+}
+
+mh_status mh_srv_store_message_mids(mh_srv_store *st, mh_arena *arena, int64_t folder_id,
+                                    uint64_t **out, size_t *count)
+{
+	sqlite3_stmt *s;
+	uint64_t *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE;
+	mh_status ms;
+	*out = NULL;
+	*count = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((ms = folder_exists_locked(st, folder_id)) != S_OK ||
+	    (ms = query(st, Q_MSG_IDS, &s)) != S_OK)
+		goto out;
+	sqlite3_bind_int64(s, 1, folder_id);
+	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			uint64_t *bigger;
+			cap = cap ? cap * 2 : 32;
+			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
+			    S_OK)
+				break;
+			if (n > 0)
+				memcpy(bigger, list, n * sizeof(*list));
+			list = bigger;
+		}
+		list[n++] = mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 0));
+	}
+	if (ms == S_OK && rc != SQLITE_DONE)
+		ms = db_fail(st, "listing message ids");
+	finish(s);
+	if (ms == S_OK) {
+		*out = list;
+		*count = n;
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return ms;
+}
+
+mh_status mh_srv_store_mailbox_totals(mh_srv_store *st, int64_t mailbox_id, uint64_t *bytes,
+                                      uint32_t *messages)
+{
+	sqlite3_stmt *s;
+	int rc;
+	mh_status ms;
+	*bytes = 0;
+	*messages = 0;
+	pthread_mutex_lock(&st->mu);
+	if ((ms = query(st, Q_MBX_SIZE, &s)) == S_OK) {
+		sqlite3_bind_int64(s, 1, mailbox_id);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW)
+			ms = db_fail(st, "summing message sizes");
+		else if (sqlite3_column_int64(s, 0) == 0)
+			ms = mh_error_set(MAPI_E_NOT_FOUND, -1, "store: no mailbox %lld",
+			                  (long long)mailbox_id);
+		else {
+			*bytes = (uint64_t)sqlite3_column_int64(s, 1);
+			*messages = (uint32_t)sqlite3_column_int64(s, 2);
+		}
+		finish(s);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return ms;

@@ -248,6 +248,35 @@ mh_status mh_srv_store_messages(mh_srv_store *st, mh_arena *arena, int64_t folde
 mh_status mh_srv_store_message_by_mid(mh_srv_store *st, mh_arena *arena, int64_t mailbox_id,
                                       uint64_t mid, mh_srv_message *out);
 
+/* One permission entry of a folder. */
+typedef struct mh_srv_permission {
+	int is_default;          /* the folder's Default entry (member is zeroed) */
+	mh_srv_recipient member; /* the member, when not is_default */
+	uint32_t rights;         /* PidTagMemberRights */
+} mh_srv_permission;
+
+/*
+ * A folder's permission entries (a folder id): the Default entry first when there is one,
+ * then the members by display name. *out is NULL when there are none. MAPI_E_NOT_FOUND for
+ * an unknown folder; MAPI_E_DISK_ERROR; arena statuses.
+ */
+mh_status mh_srv_store_folder_permissions(mh_srv_store *st, mh_arena *arena, int64_t folder_id,
+                                          mh_srv_permission **out, size_t *count);
+
+/*
+ * The MIDs of a folder's messages (a folder id), in mh_srv_store_messages order, without
+ * loading the messages. *out is NULL when the folder is empty. As above.
+ */
+mh_status mh_srv_store_message_mids(mh_srv_store *st, mh_arena *arena, int64_t folder_id,
+                                    uint64_t **out, size_t *count);
+
+/*
+ * A mailbox's message count and the sum of its messages' sizes in bytes. MAPI_E_NOT_FOUND;
+ * MAPI_E_DISK_ERROR.
+ */
+mh_status mh_srv_store_mailbox_totals(mh_srv_store *st, int64_t mailbox_id, uint64_t *bytes,
+                                      uint32_t *messages);
+
 /*
  * Basic authentication: the recipient whose SMTP address is smtp (case-insensitive) and
  * whose password hash password matches. MAPI_E_LOGON_FAILED, with one message for every

@@ -1,13 +1,15 @@
 /*
- * Starts the built mapihttpd (MH_SERVER_PATH) on a free port and talks real HTTP(S) to it
- * with libcurl: authentication, Autodiscover POX and JSON, the /mapi error framing, body
- * caps, keep-alive, HTTPS, the request log and a clean stop on SIGTERM.
+ * Starts the built mapihttpd (MH_SERVER_PATH) on a free port, and in-process fronts with test
+ * handlers, and talks real HTTP(S) to them with libcurl: authentication, Autodiscover POX and
+ * JSON, the /mapi error framing, body caps, keep-alive, HTTPS, the request log, held (chunked,
+ * PENDING) answers, the close, 503 and stall faults, and a clean stop on SIGTERM.
  */
 #define _DEFAULT_SOURCE /* mkdtemp, usleep, strdup */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -37,9 +39,11 @@
 #include <sys/socket.h>
 
 #include "../unit/vectors.h"
+#include "codec/emsmdb.h"
 #include "codec/mapihttp.h"
 #include "server/http.h"
 #include "server/store.h"
+#include "util/cursor.h"
 
 #ifndef MH_SERVER_PATH
 #error "MH_SERVER_PATH must name the mapihttpd binary"
@@ -285,7 +289,68 @@ typedef struct request {
 	size_t body_len;
 	bool chunked;
 	const char *cainfo;
+	struct streamed *stream; /* set: the body goes through the response stream parser */
+	CURLcode *curl_rc;       /* set: a transfer error is stored here, not asserted */
 } request;
+
+/* A response body fed, as libcurl hands it over, to the codecs' stream parser. */
+typedef struct streamed {
+	mh_mapihttp_stream s;
+	mh_status err;    /* the first failure of feed() */
+	char first[16];   /* the first event: "PROCESSING", ... */
+	unsigned pending; /* PENDING lines */
+	unsigned done;    /* DONE lines */
+	bool start_time;  /* an X-StartTime meta line */
+	mh_buf body;      /* the binary body */
+	size_t bytes;     /* everything received */
+	/* Signalled at the first bytes, for tests that act while an answer is held. */
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+	bool got_bytes;
+} streamed;
+
+static mh_status on_stream_event(const mh_mapihttp_event *ev, void *payload)
+{
+	streamed *t = payload;
+	if (t->first[0] == 0)
+		snprintf(t->first, sizeof(t->first), "%s",
+		         ev->kind == MH_MAPIHTTP_EV_PROCESSING ? "PROCESSING"
+		         : ev->kind == MH_MAPIHTTP_EV_PENDING  ? "PENDING"
+		         : ev->kind == MH_MAPIHTTP_EV_DONE     ? "DONE"
+		                                               : "other");
+	if (ev->kind == MH_MAPIHTTP_EV_PENDING)
+		t->pending++;
+	else if (ev->kind == MH_MAPIHTTP_EV_DONE)
+		t->done++;
+	else if (ev->kind == MH_MAPIHTTP_EV_META && strcmp(ev->name, "X-StartTime") == 0)
+		t->start_time = true;
+	else if (ev->kind == MH_MAPIHTTP_EV_BODY)
+		mh_buf_put(&t->body, ev->data, ev->len);
+	return S_OK;
+}
+
+static void streamed_init(streamed *t)
+{
+	memset(t, 0, sizeof(*t));
+	mh_mapihttp_stream_init(&t->s, on_stream_event, t);
+}
+
+static size_t on_stream_body(char *p, size_t size, size_t n, void *ud)
+{
+	streamed *t = ud;
+	size_t add = size * n;
+	t->bytes += add;
+	mh_status st = mh_mapihttp_stream_feed(&t->s, p, add);
+	if (st != S_OK && t->err == S_OK)
+		t->err = st;
+	if (t->lock != NULL) {
+		pthread_mutex_lock(t->lock);
+		t->got_bytes = true;
+		pthread_cond_broadcast(t->cond);
+		pthread_mutex_unlock(t->lock);
+	}
+	return add;
+}
 
 typedef struct upload {
 	const char *data;
@@ -313,8 +378,13 @@ static reply do_request_on(CURL *c, const char *base, const request *q)
 	snprintf(url, sizeof(url), "%s%s", base, q->path);
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	if (q->stream != NULL) {
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, q->stream);
+	} else {
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	}
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
@@ -352,9 +422,13 @@ static reply do_request_on(CURL *c, const char *base, const request *q)
 	if (q->method != NULL)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		print_error("curl: %s for %s\n", curl_easy_strerror(rc), url);
-	assert_int_equal(rc, CURLE_OK);
+	if (q->curl_rc != NULL) {
+		*q->curl_rc = rc;
+	} else {
+		if (rc != CURLE_OK)
+			print_error("curl: %s for %s\n", curl_easy_strerror(rc), url);
+		assert_int_equal(rc, CURLE_OK);
+	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r.connects);
 	curl_slist_free_all(hl);
@@ -476,9 +550,47 @@ static void child_names(xmlDocPtr d, const char *expr, char *out, size_t cap)
 	xmlXPathFreeObject(o);
 }
 
+/* ---- in-process fronts ------------------------------------------------------------------- */
+
+typedef struct inproc {
+	mh_srv_store *st;
+	mh_srv_http *h;
+	char base[64];
+} inproc;
+
+/* Starts the front on a free loopback port with the sample organisation and o's handlers. */
+static void inproc_start(inproc *p, mh_srv_http_options *o)
+{
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(mh_srv_store_open(&p->st, NULL), 0);
+	assert_int_equal(mh_srv_store_load_sample(p->st), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(p->base, sizeof(p->base), "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+	o->listen_fd = fd;
+	o->base_url = p->base;
+	assert_int_equal(mh_srv_http_start(&p->h, p->st, o), 0);
+}
+
+static void inproc_stop(inproc *p)
+{
+	mh_srv_http_stop(p->h, 1000);
+	mh_srv_store_free(p->st);
+	memset(p, 0, sizeof(*p));
+}
+
 /* ---- fixtures ---------------------------------------------------------------------------- */
 
 static server g_server; /* started once for the whole group */
+static inproc g_bare;   /* an in-process front without EMSMDB and NSPI handlers */
 
 static int group_setup(void **state)
 {
@@ -486,12 +598,15 @@ static int group_setup(void **state)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	xmlInitParser();
 	server_start(&g_server, NULL);
+	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
+	inproc_start(&g_bare, &o);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
+	inproc_stop(&g_bare);
 	int st = server_stop(&g_server, SIGTERM);
 	if (st != 0) {
 		/* A sanitizer or valgrind report from the server ends up here. */
@@ -932,8 +1047,9 @@ typedef struct mapi_reply {
 	char *body;
 } mapi_reply;
 
-static mapi_reply mapi(const char *path, const char *method, const char *request_type,
-                       bool with_client_info, const char *body, size_t body_len, bool chunked)
+static mapi_reply mapi(const char *base, const char *path, const char *method,
+                       const char *request_type, bool with_client_info, const char *body,
+                       size_t body_len, bool chunked)
 {
 	char rt[96];
 	snprintf(rt, sizeof(rt), "X-RequestType: %s", request_type);
@@ -953,7 +1069,7 @@ static mapi_reply mapi(const char *path, const char *method, const char *request
 	q.body = body;
 	q.body_len = body_len;
 	q.chunked = chunked;
-	reply r = do_request(g_server.url, &q);
+	reply r = do_request(base, &q);
 	mapi_reply m;
 	memset(&m, 0, sizeof(m));
 	m.status = r.status;
@@ -976,8 +1092,10 @@ static void test_server_http__mapi_endpoints_frame_errors(void **state)
 	(void)state;
 	static const uint8_t body[] = {0, 1, 2, 3};
 	const char *b = (const char *)body;
-	/* Well-formed requests: neither handler is implemented yet, so 16 (Endpoint Disabled). */
-	mapi_reply m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Connect", true, b, 4, false);
+	/* The front's checks, on a front without handlers: a well-formed request gets 16
+	 * (Endpoint Disabled). */
+	mapi_reply m =
+	    mapi(g_bare.base, "/mapi/emsmdb/" MBX_ALICE, NULL, "Connect", true, b, 4, false);
 	assert_int_equal(m.status, 200);
 	assert_int_equal(m.response_code, 16);
 	assert_string_equal(m.content_type, "text/html");
@@ -985,39 +1103,47 @@ static void test_server_http__mapi_endpoints_frame_errors(void **state)
 	assert_string_equal(m.request_type, "Connect");
 	assert_non_null(strstr(m.body, "Endpoint Disabled"));
 	free(m.body);
-	m = mapi("/mapi/nspi/" MBX_ALICE, NULL, "Bind", true, b, 4, false);
+	m = mapi(g_bare.base, "/mapi/nspi/" MBX_ALICE, NULL, "Bind", true, b, 4, false);
 	assert_int_equal(m.response_code, 16);
 	free(m.body);
 	/* PING is accepted by both endpoints. */
-	m = mapi("/MAPI/NSPI/" MBX_ALICE, NULL, "PING", true, "", 0, false);
+	m = mapi(g_bare.base, "/MAPI/NSPI/" MBX_ALICE, NULL, "PING", true, "", 0, false);
 	assert_int_equal(m.response_code, 16);
 	free(m.body);
 
-	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Foo", true, b, 4, false);
-	assert_int_equal(m.response_code, 5);
-	free(m.body);
-	m = mapi("/mapi/nspi/" MBX_ALICE, NULL, "Execute", true, b, 4, false);
-	assert_int_equal(m.response_code, 5);
-	free(m.body);
-	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", false, b, 4, false);
-	assert_int_equal(m.response_code, 7);
-	free(m.body);
-	m = mapi("/mapi/emsmdb/", NULL, "Connect", true, b, 4, false);
-	assert_int_equal(m.response_code, 3);
-	free(m.body);
-	m = mapi("/mapi/emsmdb/?MailboxId=00000000-0000-0000-0000-000000000000@contoso.test", NULL,
-	         "Connect", true, b, 4, false);
-	assert_int_equal(m.response_code, 3);
-	free(m.body);
-	m = mapi("/mapi/emsmdb/" MBX_ALICE, "GET", "Connect", true, NULL, 0, false);
-	assert_int_equal(m.response_code, 2);
-	free(m.body);
-	/* The diagnostic page escapes what the client sent. */
-	m = mapi("/mapi/emsmdb/?MailboxId=%3Cscript%3E", NULL, "Connect", true, b, 4, false);
-	assert_int_equal(m.response_code, 3);
-	assert_null(strstr(m.body, "<script>"));
-	assert_non_null(strstr(m.body, "&lt;script&gt;"));
-	free(m.body);
+	/* The checks before the handler are the same on the daemon. */
+	const char *const bases[] = {g_bare.base, g_server.url};
+	for (size_t i = 0; i < 2; i++) {
+		const char *base = bases[i];
+		m = mapi(base, "/mapi/emsmdb/" MBX_ALICE, NULL, "Foo", true, b, 4, false);
+		assert_int_equal(m.response_code, 5);
+		free(m.body);
+		m = mapi(base, "/mapi/nspi/" MBX_ALICE, NULL, "Execute", true, b, 4, false);
+		assert_int_equal(m.response_code, 5);
+		free(m.body);
+		m = mapi(base, "/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", false, b, 4, false);
+		assert_int_equal(m.response_code, 7);
+		free(m.body);
+		m = mapi(base, "/mapi/emsmdb/", NULL, "Connect", true, b, 4, false);
+		assert_int_equal(m.response_code, 3);
+		free(m.body);
+		m = mapi(
+		    base,
+		    "/mapi/emsmdb/?MailboxId=00000000-0000-0000-0000-000000000000@contoso.test",
+		    NULL, "Connect", true, b, 4, false);
+		assert_int_equal(m.response_code, 3);
+		free(m.body);
+		m = mapi(base, "/mapi/emsmdb/" MBX_ALICE, "GET", "Connect", true, NULL, 0, false);
+		assert_int_equal(m.response_code, 2);
+		free(m.body);
+		/* The diagnostic page escapes what the client sent. */
+		m = mapi(base, "/mapi/emsmdb/?MailboxId=%3Cscript%3E", NULL, "Connect", true, b, 4,
+		         false);
+		assert_int_equal(m.response_code, 3);
+		assert_null(strstr(m.body, "<script>"));
+		assert_non_null(strstr(m.body, "&lt;script&gt;"));
+		free(m.body);
+	}
 }
 
 static void test_server_http__body_cap(void **state)
@@ -1027,16 +1153,18 @@ static void test_server_http__body_cap(void **state)
 	char *body = malloc(big);
 	assert_non_null(body);
 	memset(body, 'A', big);
-	mapi_reply m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big, false);
+	mapi_reply m =
+	    mapi(g_server.url, "/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big, false);
 	assert_int_equal(m.status, 200);
 	assert_int_equal(m.response_code, 9);
 	free(m.body);
 	/* Without Content-Length the cap is found while reading. */
-	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big, true);
+	m = mapi(g_server.url, "/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big, true);
 	assert_int_equal(m.response_code, 9);
 	free(m.body);
-	/* Exactly at the cap is fine (and reaches the missing handler). */
-	m = mapi("/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big - 1, false);
+	/* Exactly at the cap is fine (and reaches the missing handler of this front). */
+	m = mapi(g_bare.base, "/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", true, body, big - 1,
+	         false);
 	assert_int_equal(m.response_code, 16);
 	free(m.body);
 
@@ -1263,7 +1391,9 @@ static void test_server_http__log_has_no_secrets(void **state)
 	char *log = slurp(g_server.err_path);
 	assert_non_null(strstr(log, " alice@contoso.test autodiscover.xml Autodiscover "));
 	assert_non_null(strstr(log, " svc@contoso.test autodiscover.xml Autodiscover/600 "));
-	assert_non_null(strstr(log, " emsmdb Connect " ALICE_GUID "@contoso.test http=200 rc=16 "));
+	/* The Connect of test_server_http__daemon_answers_connect; its cookies are not logged. */
+	assert_non_null(strstr(log, " emsmdb Connect " ALICE_GUID "@contoso.test http=200 rc=0 "));
+	assert_null(strstr(log, "MapiContext"));
 	assert_null(strstr(log, "Alice-Pass-1"));
 	assert_null(strstr(log, "Svc-Pass-1"));
 	assert_null(strstr(log, "svc-token-0001"));
@@ -1388,31 +1518,14 @@ static mh_status echo_handle(void *payload, const mh_srv_mapi_request *req, mh_a
 static void test_server_http__handler_interface(void **state)
 {
 	(void)state;
-	mh_srv_store *st = NULL;
-	assert_int_equal(mh_srv_store_open(&st, NULL), 0);
-	assert_int_equal(mh_srv_store_load_sample(st), 0);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	socklen_t sl = sizeof(sa);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	char base[64];
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
-
 	echo_state e;
 	memset(&e, 0, sizeof(e));
 	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
-	o.listen_fd = fd;
-	o.base_url = base;
 	o.emsmdb.handle = echo_handle;
 	o.emsmdb.payload = &e;
-	mh_srv_http *h = NULL;
-	assert_int_equal(mh_srv_http_start(&h, st, &o), 0);
+	inproc p;
+	inproc_start(&p, &o);
+	const char *base = p.base;
 
 	request q;
 	memset(&q, 0, sizeof(q));
@@ -1477,9 +1590,536 @@ static void test_server_http__handler_interface(void **state)
 	assert_string_equal(v, "16");
 	reply_free(&r);
 	assert_int_equal(e.calls, 2);
+	inproc_stop(&p);
+}
 
-	mh_srv_http_stop(h, 1000);
-	mh_srv_store_free(st);
+/* ---- held answers and faults ------------------------------------------------------------ */
+
+/* A well-formed /mapi request of type for alice (Basic); type_line is its storage. */
+static void mapi_request(request *q, const char *path, const char *type, char *type_line,
+                         size_t cap)
+{
+	memset(q, 0, sizeof(*q));
+	snprintf(type_line, cap, "X-RequestType: %s", type);
+	q->path = path;
+	q->user = "alice@contoso.test";
+	q->password = "Alice-Pass-1";
+	q->headers[0] = "Content-Type: application/mapi-http";
+	q->headers[1] = type_line;
+	q->headers[2] = "X-RequestId: " REQUEST_ID;
+	q->headers[3] = "X-ClientInfo: " CLIENT_INFO;
+	q->body = "x";
+	q->body_len = 1;
+}
+
+typedef struct hold_state {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int calls;
+	uint32_t hold;
+} hold_state;
+
+/* Answers "held-body", asking the front to hold it for hs->hold ms. */
+static mh_status hold_handle(void *payload, const mh_srv_mapi_request *req, mh_arena *arena,
+                             mh_srv_mapi_response *resp)
+{
+	(void)req;
+	(void)arena;
+	hold_state *hs = payload;
+	pthread_mutex_lock(&hs->lock);
+	hs->calls++;
+	pthread_mutex_unlock(&hs->lock);
+	mh_buf_put(&resp->body, "held-body", 9);
+	resp->expiration = 60000;
+	resp->hold = hs->hold;
+	return S_OK;
+}
+
+static void hold_state_init(hold_state *hs, uint32_t hold)
+{
+	memset(hs, 0, sizeof(*hs));
+	pthread_mutex_init(&hs->lock, NULL);
+	pthread_cond_init(&hs->cond, NULL);
+	hs->hold = hold;
+}
+
+static void hold_state_destroy(hold_state *hs)
+{
+	pthread_cond_destroy(&hs->cond);
+	pthread_mutex_destroy(&hs->lock);
+}
+
+static void test_server_http__held_answer(void **state)
+{
+	(void)state;
+	hold_state hs;
+	hold_state_init(&hs, 300);
+	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
+	o.pending_period = 50;
+	o.emsmdb.handle = hold_handle;
+	o.emsmdb.payload = &hs;
+	inproc p;
+	inproc_start(&p, &o);
+
+	streamed t;
+	streamed_init(&t);
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "NotificationWait", tl, sizeof(tl));
+	q.stream = &t;
+	reply r = do_request(p.base, &q);
+	assert_int_equal(r.status, 200);
+	char v[256];
+	header_values(&r, "Transfer-Encoding", v, sizeof(v));
+	assert_string_equal(v, "chunked");
+	header_values(&r, "Content-Length", v, sizeof(v));
+	assert_string_equal(v, "");
+	header_values(&r, "X-PendingPeriod", v, sizeof(v));
+	assert_string_equal(v, "50");
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	header_values(&r, "X-ExpirationInfo", v, sizeof(v));
+	assert_string_equal(v, "60000");
+	header_values(&r, "X-RequestType", v, sizeof(v));
+	assert_string_equal(v, "NotificationWait");
+	/* PROCESSING, PENDING lines while held, DONE, the meta block, the body. */
+	assert_int_equal(t.err, S_OK);
+	assert_int_equal(mh_mapihttp_stream_finish(&t.s), S_OK);
+	assert_string_equal(t.first, "PROCESSING");
+	assert_int_equal(t.s.processing, 1);
+	assert_true(t.pending >= 1);
+	assert_int_equal(t.pending, t.s.pending);
+	assert_int_equal(t.done, 1);
+	assert_true(t.s.have_elapsed_time);
+	assert_true(t.s.elapsed_time >= 300); /* the server's own count of the hold */
+	assert_true(t.start_time);
+	assert_int_equal(t.body.len, 9);
+	assert_memory_equal(t.body.data, "held-body", 9);
+	assert_int_equal(hs.calls, 1);
+	mh_buf_free(&t.body);
+	reply_free(&r);
+	inproc_stop(&p);
+	hold_state_destroy(&hs);
+}
+
+typedef struct held_client {
+	const char *base;
+	streamed t;
+	CURLcode rc;
+	reply r;
+} held_client;
+
+static void *held_client_run(void *arg)
+{
+	held_client *hc = arg;
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "NotificationWait", tl, sizeof(tl));
+	q.stream = &hc->t;
+	q.curl_rc = &hc->rc;
+	hc->r = do_request(hc->base, &q);
+	return NULL;
+}
+
+static void test_server_http__stop_ends_a_hold(void **state)
+{
+	(void)state;
+	enum { HOLD = 20000 };
+	hold_state hs;
+	hold_state_init(&hs, HOLD);
+	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
+	o.emsmdb.handle = hold_handle;
+	o.emsmdb.payload = &hs;
+	inproc p;
+	inproc_start(&p, &o);
+
+	held_client hc;
+	memset(&hc, 0, sizeof(hc));
+	hc.base = p.base;
+	streamed_init(&hc.t);
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	hc.t.lock = &lock;
+	hc.t.cond = &cond;
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, held_client_run, &hc), 0);
+	/* Wait until PROCESSING has arrived: the handler ran and the hold began. */
+	pthread_mutex_lock(&lock);
+	while (!hc.t.got_bytes)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+
+	inproc_stop(&p); /* must end the hold rather than wait for it */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(hc.rc, CURLE_OK);
+	assert_int_equal(hc.r.status, 200);
+	assert_int_equal(hc.t.err, S_OK);
+	assert_int_equal(mh_mapihttp_stream_finish(&hc.t.s), S_OK);
+	assert_int_equal(hc.t.done, 1);
+	assert_true(hc.t.s.have_elapsed_time);
+	assert_true(hc.t.s.elapsed_time < HOLD); /* ended early, by the server's own count */
+	assert_int_equal(hc.t.body.len, 9);
+	assert_memory_equal(hc.t.body.data, "held-body", 9);
+	mh_buf_free(&hc.t.body);
+	reply_free(&hc.r);
+	pthread_cond_destroy(&cond);
+	pthread_mutex_destroy(&lock);
+	hold_state_destroy(&hs);
+}
+
+static void test_server_http__fault_stall(void **state)
+{
+	(void)state;
+	mh_srv_faults *f = NULL;
+	assert_int_equal(mh_srv_faults_new(&f), S_OK);
+	assert_int_equal(mh_srv_faults_add(f, "stall,every=2,ms=200"), S_OK);
+	echo_state e;
+	memset(&e, 0, sizeof(e));
+	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
+	o.pending_period = 40;
+	o.faults = f;
+	o.emsmdb.handle = echo_handle;
+	o.emsmdb.payload = &e;
+	inproc p;
+	inproc_start(&p, &o);
+
+	for (int i = 1; i <= 3; i++) {
+		streamed t;
+		streamed_init(&t);
+		request q;
+		char tl[96];
+		mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "Execute", tl, sizeof(tl));
+		q.body = "abc";
+		q.body_len = 3;
+		q.stream = &t;
+		reply r = do_request(p.base, &q);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(e.calls, i); /* a stalled request still reaches the handler */
+		assert_int_equal(t.err, S_OK);
+		assert_int_equal(mh_mapihttp_stream_finish(&t.s), S_OK);
+		char v[64];
+		header_values(&r, "Transfer-Encoding", v, sizeof(v));
+		if (i == 2) {
+			assert_string_equal(v, "chunked");
+			assert_true(t.pending >= 1);
+			assert_true(t.s.elapsed_time >= 200);
+		} else {
+			assert_string_equal(v, ""); /* answered at once, with Content-Length */
+			assert_int_equal(t.pending, 0);
+		}
+		assert_int_equal(t.done, 1);
+		assert_int_equal(t.body.len, 3);
+		assert_memory_equal(t.body.data, "cba", 3);
+		mh_buf_free(&t.body);
+		reply_free(&r);
+	}
+	inproc_stop(&p);
+	mh_srv_faults_free(f);
+}
+
+/* A /mapi PING to the daemon at base: its HTTP status, Retry-After into ra. */
+static long ping(const char *base, char *ra, size_t cap)
+{
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "PING", tl, sizeof(tl));
+	q.body = NULL;
+	q.body_len = 0;
+	q.method = "POST";
+	reply r = do_request(base, &q);
+	header_values(&r, "Retry-After", ra, cap);
+	long st = r.status;
+	if (st == 503) {
+		char v[128];
+		header_values(&r, "X-RequestId", v, sizeof(v));
+		assert_string_equal(v, REQUEST_ID);
+	}
+	reply_free(&r);
+	return st;
+}
+
+static size_t count_of(const char *text, const char *what)
+{
+	size_t n = 0;
+	for (const char *p = strstr(text, what); p != NULL; p = strstr(p + 1, what))
+		n++;
+	return n;
+}
+
+static void test_server_http__fault_503(void **state)
+{
+	(void)state;
+	server s;
+	const char *extra[] = {"--fault", "503,every=2,ms=1500", NULL};
+	server_start(&s, extra);
+	char ra[32];
+	assert_int_equal(ping(s.url, ra, sizeof(ra)), 200); /* 1 */
+	assert_string_equal(ra, "");
+	/* Neither Autodiscover nor a request that fails the checks counts. */
+	request q;
+	memset(&q, 0, sizeof(q));
+	q.path = "/autodiscover/autodiscover.json/v1.0/a@contoso.test?Protocol=AutodiscoverV1";
+	reply r = do_request(s.url, &q);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	mapi_reply m =
+	    mapi(s.url, "/mapi/emsmdb/" MBX_ALICE, NULL, "Execute", false, "x", 1, false);
+	assert_int_equal(m.status, 200);
+	assert_int_equal(m.response_code, 7);
+	free(m.body);
+	assert_int_equal(ping(s.url, ra, sizeof(ra)), 503); /* 2 */
+	assert_string_equal(ra, "2");                       /* 1500 ms, rounded up */
+	assert_int_equal(ping(s.url, ra, sizeof(ra)), 200); /* 3 */
+	assert_int_equal(ping(s.url, ra, sizeof(ra)), 503); /* 4 */
+	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	char *log = slurp(s.err_path);
+	assert_int_equal(count_of(log, " http=503 "), 2);
+	assert_int_equal(count_of(log, " fault=503\n"), 2);
+	free(log);
+	remove_dir(s.dir);
+}
+
+static void test_server_http__fault_close(void **state)
+{
+	(void)state;
+	server s;
+	const char *extra[] = {"--fault", "close,every=2", NULL};
+	server_start(&s, extra);
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "PING", tl, sizeof(tl));
+	CURLcode rc = CURLE_OK;
+	q.curl_rc = &rc;
+	reply r = do_request_on(c, s.url, &q);
+	assert_int_equal(rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	/* The second is cut short after its headers: a transfer error, not an answer. */
+	r = do_request_on(c, s.url, &q);
+	assert_int_not_equal(rc, CURLE_OK);
+	char v[64];
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	assert_int_equal(r.len, 0);
+	reply_free(&r);
+	/* The next one goes out on a new connection and is answered. */
+	r = do_request_on(c, s.url, &q);
+	assert_int_equal(rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.connects, 1);
+	reply_free(&r);
+	curl_easy_cleanup(c);
+	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	char *log = slurp(s.err_path);
+	assert_int_equal(count_of(log, " fault=close\n"), 1);
+	free(log);
+	remove_dir(s.dir);
+}
+
+static void test_server_http__daemon_answers_connect(void **state)
+{
+	(void)state;
+	mh_emsmdb_connect_request cr;
+	memset(&cr, 0, sizeof(cr));
+	cr.user_dn = DN_PREFIX "/cn=Recipients/cn=alice";
+	cr.default_code_page = 1252;
+	cr.lcid_sort = 1033;
+	cr.lcid_string = 1033;
+	mh_buf body = MH_BUF_INIT;
+	assert_int_equal(mh_emsmdb_connect_request_push(&body, &cr), S_OK);
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "Connect", tl, sizeof(tl));
+	q.body = (const char *)body.data;
+	q.body_len = body.len;
+	reply r = do_request(g_server.url, &q);
+	mh_buf_free(&body);
+	assert_int_equal(r.status, 200);
+	char v[512];
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	header_values(&r, "Set-Cookie", v, sizeof(v));
+	assert_non_null(strstr(v, "MapiContext="));
+	mh_arena a = MH_ARENA_INIT;
+	mh_mapihttp_response mr;
+	assert_int_equal(mh_mapihttp_response_parse((const uint8_t *)r.body, r.len, &a, &mr), 0);
+	mh_cursor cur;
+	mh_cursor_init(&cur, mr.body, mr.body_len, MAPI_E_CORRUPT_DATA);
+	mh_emsmdb_connect_response resp;
+	assert_int_equal(mh_emsmdb_connect_response_pull(&cur, &a, &resp), S_OK);
+	assert_int_equal(resp.status_code, 0);
+	assert_int_equal(resp.error_code, 0);
+	assert_string_equal(resp.display_name, "Alice Archer");
+	mh_arena_free(&a);
+	reply_free(&r);
+}
+
+/* "Cookie: a=1; b=2" from the Set-Cookie headers of r. */
+static void cookie_line(const reply *r, char *out, size_t cap)
+{
+	char set[1024];
+	header_values(r, "Set-Cookie", set, sizeof(set));
+	snprintf(out, cap, "Cookie:");
+	for (char *p = set; *p != 0;) {
+		size_t n = strcspn(p, ";|");
+		size_t used = strlen(out);
+		snprintf(out + used, cap - used, "%s %.*s", used > 7 ? ";" : "", (int)n, p);
+		p = strchr(p, '|');
+		if (p == NULL)
+			break;
+		p++;
+	}
+}
+
+static void test_server_http__daemon_holds_notification_wait(void **state)
+{
+	(void)state;
+	server s;
+	const char *extra[] = {"--notification-wait", "300", "--pending-period", "50", NULL};
+	server_start(&s, extra);
+	mh_emsmdb_connect_request cr;
+	memset(&cr, 0, sizeof(cr));
+	cr.user_dn = DN_PREFIX "/cn=Recipients/cn=alice";
+	cr.default_code_page = 1252;
+	cr.lcid_sort = 1033;
+	cr.lcid_string = 1033;
+	mh_buf body = MH_BUF_INIT;
+	assert_int_equal(mh_emsmdb_connect_request_push(&body, &cr), S_OK);
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "Connect", tl, sizeof(tl));
+	q.body = (const char *)body.data;
+	q.body_len = body.len;
+	reply r = do_request(s.url, &q);
+	char v[64];
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	char cookies[1100];
+	cookie_line(&r, cookies, sizeof(cookies));
+	assert_non_null(strstr(cookies, "MapiContext="));
+	reply_free(&r);
+
+	mh_emsmdb_notificationwait_request nw;
+	memset(&nw, 0, sizeof(nw));
+	body.len = 0;
+	assert_int_equal(mh_emsmdb_notificationwait_request_push(&body, &nw), S_OK);
+	streamed t;
+	streamed_init(&t);
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "NotificationWait", tl, sizeof(tl));
+	q.headers[4] = cookies;
+	q.body = (const char *)body.data;
+	q.body_len = body.len;
+	q.stream = &t;
+	r = do_request(s.url, &q);
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	header_values(&r, "Transfer-Encoding", v, sizeof(v));
+	assert_string_equal(v, "chunked");
+	assert_int_equal(t.err, S_OK);
+	assert_int_equal(mh_mapihttp_stream_finish(&t.s), S_OK);
+	assert_string_equal(t.first, "PROCESSING");
+	assert_true(t.pending >= 1);
+	assert_true(t.s.elapsed_time >= 300);
+	mh_arena a = MH_ARENA_INIT;
+	mh_cursor cur;
+	mh_cursor_init(&cur, t.body.data, t.body.len, MAPI_E_CORRUPT_DATA);
+	mh_emsmdb_notificationwait_response resp;
+	assert_int_equal(mh_emsmdb_notificationwait_response_pull(&cur, &a, &resp), S_OK);
+	assert_int_equal(resp.status_code, 0);
+	assert_int_equal(resp.event_pending, 0);
+	mh_arena_free(&a);
+	mh_buf_free(&t.body);
+	mh_buf_free(&body);
+	reply_free(&r);
+	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	remove_dir(s.dir);
+}
+
+static void test_server_http__session_options(void **state)
+{
+	(void)state;
+	server s;
+	const char *extra[] = {"--rights-mode",
+	                       "logon",
+	                       "--expiration",
+	                       "60000",
+	                       "--max-contexts-per-user",
+	                       "2",
+	                       "--max-contexts",
+	                       "10",
+	                       "--notification-wait",
+	                       "1000",
+	                       "--pending-period",
+	                       "50",
+	                       "--fault",
+	                       "expire,p=0.5,seed=3",
+	                       "--fault",
+	                       "backoff,every=1000",
+	                       NULL};
+	server_start(&s, extra);
+	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	remove_dir(s.dir);
+}
+
+static void test_server_http__bad_server_options(void **state)
+{
+	(void)state;
+	static const char *const cases[][3] = {
+	    {"--fault", "bogus", "--fault: fault rule 'bogus': unknown kind 'bogus'"},
+	    {"--fault", "503", "give every=N (every Nth event) or p=P"},
+	    {"--fault", "503,every=0", "every wants a whole number from 1 to 4294967295"},
+	    {"--fault", "stall,p=2", "p must be over 0 and at most 1, not 2"},
+	    {"--fault", "close,every=1,what=2", "unknown key 'what'"},
+	    {"--rights-mode", "admin", "--rights-mode wants folder or logon, not 'admin'"},
+	    {"--pending-period", "5", "--pending-period wants milliseconds from 10 to 3600000"},
+	    {"--expiration", "x", "--expiration wants milliseconds from 1 to 86400000, not 'x'"},
+	    {"--max-contexts", "0", "--max-contexts wants a count from 1 to 10000000"},
+	    {"--max-contexts-per-user", "-1", "--max-contexts-per-user wants a count"},
+	    {"--notification-wait", "", "--notification-wait wants milliseconds"},
+	};
+	char dir[256];
+	make_temp_dir(dir, sizeof(dir));
+	char errp[300];
+	snprintf(errp, sizeof(errp), "%s/err", dir);
+	for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[40] = {MH_SERVER_PATH};
+		size_t n = 1;
+		const char *want;
+		if (i < sizeof(cases) / sizeof(cases[0])) {
+			argv[n++] = cases[i][0];
+			argv[n++] = cases[i][1];
+			want = cases[i][2];
+		} else {
+			/* One rule past the limit. */
+			for (unsigned k = 0; k <= MH_SRV_FAULT_MAX_RULES; k++) {
+				argv[n++] = "--fault";
+				argv[n++] = "close,every=99";
+			}
+			want = "at most 16 fault rules";
+		}
+		argv[n] = NULL;
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		pid_t pid;
+		assert_int_equal(spawn(&pid, &fa, argv), 0);
+		posix_spawn_file_actions_destroy(&fa);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 2);
+		char *err = slurp(errp);
+		if (strstr(err, want) == NULL)
+			print_error("case %zu: '%s' lacks '%s'\n", i, err, want);
+		assert_non_null(strstr(err, want));
+		assert_int_equal(strncmp(err, "mapihttpd: ", 11), 0);
+		assert_int_equal(count_of(err, "\n"), 1); /* one line */
+		free(err);
+	}
+	remove_dir(dir);
 }
 
 static void test_server_http__bad_command_lines(void **state)
@@ -1529,12 +2169,21 @@ int main(void)
 	    cmocka_unit_test(test_server_http__mapi_endpoints_frame_errors),
 	    cmocka_unit_test(test_server_http__body_cap),
 	    cmocka_unit_test(test_server_http__keep_alive),
+	    cmocka_unit_test(test_server_http__daemon_answers_connect),
 	    cmocka_unit_test(test_server_http__structure_matches_gromox),
 	    cmocka_unit_test(test_server_http__log_has_no_secrets),
 	    cmocka_unit_test(test_server_http__https),
 	    cmocka_unit_test(test_server_http__sigterm_stops_cleanly),
 	    cmocka_unit_test(test_server_http__bad_command_lines),
 	    cmocka_unit_test(test_server_http__handler_interface),
+	    cmocka_unit_test(test_server_http__held_answer),
+	    cmocka_unit_test(test_server_http__stop_ends_a_hold),
+	    cmocka_unit_test(test_server_http__fault_stall),
+	    cmocka_unit_test(test_server_http__fault_503),
+	    cmocka_unit_test(test_server_http__fault_close),
+	    cmocka_unit_test(test_server_http__daemon_holds_notification_wait),
+	    cmocka_unit_test(test_server_http__session_options),
+	    cmocka_unit_test(test_server_http__bad_server_options),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
