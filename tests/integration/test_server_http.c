@@ -1401,14 +1401,13 @@ static void test_server_http__log_has_no_secrets(void **state)
 	free(log);
 }
 
-static void test_server_http__https(void **state)
+/* A self-signed certificate for 127.0.0.1 in a new directory; skips without openssl(1). */
+static void make_cert(char *dir, size_t dir_cap, char *cert, char *key, size_t cap)
 {
-	(void)state;
-	char dir[256];
-	make_temp_dir(dir, sizeof(dir));
-	char cmd[1024], cert[300], key[300];
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	make_temp_dir(dir, dir_cap);
+	char cmd[1024];
+	snprintf(cert, cap, "%s/cert.pem", dir);
+	snprintf(key, cap, "%s/key.pem", dir);
 	snprintf(cmd, sizeof(cmd),
 	         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
 	         "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
@@ -1417,6 +1416,13 @@ static void test_server_http__https(void **state)
 		remove_dir(dir);
 		skip(); /* no openssl tool here */
 	}
+}
+
+static void test_server_http__https(void **state)
+{
+	(void)state;
+	char dir[256], cert[300], key[300];
+	make_cert(dir, sizeof(dir), cert, key, sizeof(cert));
 	server s;
 	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--quiet", NULL};
 	server_start(&s, extra);
@@ -1956,6 +1962,48 @@ static void test_server_http__daemon_answers_connect(void **state)
 	reply_free(&r);
 }
 
+/* Over HTTPS the session cookies carry Secure (Exchange's attributes, wire.md 2.5). */
+static void test_server_http__https_session_cookies(void **state)
+{
+	(void)state;
+	char dir[256], cert[300], key[300];
+	make_cert(dir, sizeof(dir), cert, key, sizeof(cert));
+	server s;
+	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--quiet", NULL};
+	server_start(&s, extra);
+	mh_emsmdb_connect_request cr;
+	memset(&cr, 0, sizeof(cr));
+	cr.user_dn = DN_PREFIX "/cn=Recipients/cn=alice";
+	cr.default_code_page = 1252;
+	mh_buf body = MH_BUF_INIT;
+	assert_int_equal(mh_emsmdb_connect_request_push(&body, &cr), S_OK);
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "Connect", tl, sizeof(tl));
+	q.body = (const char *)body.data;
+	q.body_len = body.len;
+	q.cainfo = cert;
+	reply r = do_request(s.url, &q);
+	mh_buf_free(&body);
+	assert_int_equal(r.status, 200);
+	char v[1024];
+	header_values(&r, "X-ResponseCode", v, sizeof(v));
+	assert_string_equal(v, "0");
+	header_values(&r, "Set-Cookie", v, sizeof(v));
+	assert_non_null(strstr(v, "MapiContext="));
+	assert_non_null(strstr(v, "MapiSequence="));
+	/* Both cookies, each with path, HttpOnly and Secure. */
+	unsigned secure = 0;
+	for (const char *p = v; (p = strstr(p, "; Secure")) != NULL; p++)
+		secure++;
+	assert_int_equal(secure, 2);
+	assert_non_null(strstr(v, "path=/mapi/emsmdb; HttpOnly; Secure"));
+	reply_free(&r);
+	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	remove_dir(s.dir);
+	remove_dir(dir);
+}
+
 /* "Cookie: a=1; b=2" from the Set-Cookie headers of r. */
 static void cookie_line(const reply *r, char *out, size_t cap)
 {
@@ -2037,6 +2085,36 @@ static void test_server_http__daemon_holds_notification_wait(void **state)
 	remove_dir(s.dir);
 }
 
+/* A Connect as alice to her own endpoint on the binary at url; returns Connect's ErrorCode. */
+static uint32_t connect_alice(const char *url)
+{
+	mh_emsmdb_connect_request cr;
+	memset(&cr, 0, sizeof(cr));
+	cr.user_dn = DN_PREFIX "/cn=Recipients/cn=alice";
+	mh_buf body = MH_BUF_INIT;
+	assert_int_equal(mh_emsmdb_connect_request_push(&body, &cr), S_OK);
+	request q;
+	char tl[96];
+	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "Connect", tl, sizeof(tl));
+	q.body = (const char *)body.data;
+	q.body_len = body.len;
+	reply r = do_request(url, &q);
+	mh_buf_free(&body);
+	assert_int_equal(r.status, 200);
+	mh_arena a = MH_ARENA_INIT;
+	mh_mapihttp_response mr;
+	assert_int_equal(mh_mapihttp_response_parse((const uint8_t *)r.body, r.len, &a, &mr), 0);
+	mh_cursor cur;
+	mh_cursor_init(&cur, mr.body, mr.body_len, MAPI_E_CORRUPT_DATA);
+	mh_emsmdb_connect_response resp;
+	assert_int_equal(mh_emsmdb_connect_response_pull(&cur, &a, &resp), S_OK);
+	uint32_t ec = resp.error_code;
+	mh_arena_free(&a);
+	reply_free(&r);
+	return ec;
+}
+
+/* The session options reach the session layer: two contexts per user, the third refused. */
 static void test_server_http__session_options(void **state)
 {
 	(void)state;
@@ -2054,11 +2132,12 @@ static void test_server_http__session_options(void **state)
 	                       "--pending-period",
 	                       "50",
 	                       "--fault",
-	                       "expire,p=0.5,seed=3",
-	                       "--fault",
 	                       "backoff,every=1000",
 	                       NULL};
 	server_start(&s, extra);
+	assert_int_equal(connect_alice(s.url), 0);
+	assert_int_equal(connect_alice(s.url), 0);
+	assert_int_equal(connect_alice(s.url), (uint32_t)MAPI_E_SESSION_LIMIT);
 	assert_int_equal(server_stop(&s, SIGTERM), 0);
 	remove_dir(s.dir);
 }
@@ -2170,6 +2249,7 @@ int main(void)
 	    cmocka_unit_test(test_server_http__body_cap),
 	    cmocka_unit_test(test_server_http__keep_alive),
 	    cmocka_unit_test(test_server_http__daemon_answers_connect),
+	    cmocka_unit_test(test_server_http__https_session_cookies),
 	    cmocka_unit_test(test_server_http__structure_matches_gromox),
 	    cmocka_unit_test(test_server_http__log_has_no_secrets),
 	    cmocka_unit_test(test_server_http__https),

@@ -1028,6 +1028,131 @@ static void test_server_mapi__execute_logon_archive(void **state)
 	stop(f);
 }
 
+/*
+ * One Execute on s: RopLogon(essdn) -> RopOpenFolder(fid) -> RopGetContentsTable ->
+ * RopSetColumns(PidTagSubject_W) -> RopQueryRows(100). The ReturnValues of the logon and the
+ * OpenFolder, the logon's ResponseFlags and the rows read (-1 when the table failed).
+ */
+typedef struct folder_probe {
+	uint32_t logon_rv, open_rv, response_flags;
+	int rows;
+} folder_probe;
+
+static folder_probe probe_folder(fixture *f, session *s, const char *essdn, uint64_t fid)
+{
+	mh_rop_request q[5];
+	memset(q, 0, sizeof(q));
+	q[0].rop_id = MH_ROP_LOGON;
+	q[0].out_handle_index = 0;
+	q[0].u.logon.logon_flags = 0x01;
+	q[0].u.logon.open_flags = OPEN_FLAGS;
+	q[0].u.logon.essdn = (char *)(uintptr_t)essdn;
+	q[1].rop_id = MH_ROP_OPEN_FOLDER;
+	q[1].in_handle_index = 0;
+	q[1].out_handle_index = 1;
+	q[1].u.open_folder.folder_id = fid;
+	q[2].rop_id = MH_ROP_GET_CONTENTS_TABLE;
+	q[2].in_handle_index = 1;
+	q[2].out_handle_index = 2;
+	q[2].u.get_table.table_flags = 0x50;
+	uint32_t tag = 0x0037001Fu; /* PidTagSubject_W */
+	SPropTagArray *cols = calloc(1, sizeof(SPropTagArray) + sizeof(uint32_t));
+	assert_non_null(cols);
+	cols->cValues = 1;
+	cols->aulPropTag[0] = tag;
+	q[3].rop_id = MH_ROP_SET_COLUMNS;
+	q[3].in_handle_index = 2;
+	q[3].u.set_columns.tags = cols;
+	q[4].rop_id = MH_ROP_QUERY_ROWS;
+	q[4].in_handle_index = 2;
+	q[4].u.query_rows.forward_read = 1;
+	q[4].u.query_rows.row_count = 100;
+	mh_buf rops = MH_BUF_INIT;
+	rop_input(&rops, q, 5, 3);
+	mh_buf b = execute_body(0x3, &rops, 0x10008);
+	mh_buf_free(&rops);
+	reply r;
+	post(f, s, "Execute", &b, &r);
+	mh_buf_free(&b);
+	assert_int_equal(r.rc, 0);
+	mh_rpc_ext_chain ch;
+	(void)response_ext(&r, &ch);
+	mh_cursor c;
+	mh_cursor_init(&c, ch.data, ch.len, MAPI_E_CORRUPT_DATA);
+	mh_rop_response_ctx rc;
+	memset(&rc, 0, sizeof(rc));
+	rc.requests = q;
+	rc.request_count = 5;
+	mh_rop_response_buffer rb;
+	assert_int_equal(mh_rop_response_buffer_pull(&c, &r.arena, &rc, &rb), 0);
+	assert_int_equal(rb.count, 5);
+	folder_probe out = {(uint32_t)rb.rops[0].return_value, (uint32_t)rb.rops[1].return_value,
+	                    rb.rops[0].u.logon.response_flags, -1};
+	if (rb.rops[4].return_value == 0)
+		out.rows = rb.rops[4].u.query_rows.row_count;
+	reply_free(&r);
+	free(cols);
+	return out;
+}
+
+/* wire.md §8 on the wire: owner, FullAccess, delegate (folder mode) and Exchange 2010 mode. */
+static void test_server_mapi__rights_modes(void **state)
+{
+	(void)state;
+	for (int mode = 0; mode < 2; mode++) {
+		mh_srv_mapi_options o = MH_SRV_MAPI_OPTIONS_INIT;
+		o.rop.rights_mode = mode == 0 ? MH_SRV_RIGHTS_FOLDER : MH_SRV_RIGHTS_LOGON;
+		fixture *f = start(&o, NULL);
+		mh_arena a = MH_ARENA_INIT;
+		mh_srv_mailbox bob;
+		assert_int_equal(
+		    mh_srv_store_mailbox_by_address(f->st, &a, "bob@contoso.test", &bob), 0);
+		uint64_t fids[MH_SRV_SPECIAL_FOLDERS];
+		assert_int_equal(mh_srv_store_special_fids(f->st, bob.id, fids), 0);
+		uint64_t inbox = fids[MH_SRV_FOLDER_INBOX], sent = fids[MH_SRV_FOLDER_SENT_ITEMS];
+
+		/* svc holds FullAccess: owner logon, everything readable (bob's Inbox: 4). */
+		session svc;
+		session_init(&svc, "svc", "emsmdb", BOB_GUID);
+		assert_int_equal(do_connect(f, &svc, DN_OF("svc")), 0);
+		folder_probe p = probe_folder(f, &svc, DN_OF("bob"), inbox);
+		assert_int_equal(p.logon_rv, 0);
+		assert_int_equal(p.response_flags & 0x02, 0x02);
+		assert_int_equal(p.rows, 4);
+
+		/* alice: Reviewer on bob's Inbox only. */
+		session alice;
+		session_init(&alice, "alice", "emsmdb", BOB_GUID);
+		assert_int_equal(do_connect(f, &alice, DN_OF("alice")), 0);
+		p = probe_folder(f, &alice, DN_OF("bob"), inbox);
+		session carol;
+		session_init(&carol, "carol", "emsmdb", BOB_GUID);
+		assert_int_equal(do_connect(f, &carol, DN_OF("carol")), 0);
+		folder_probe pc = probe_folder(f, &carol, DN_OF("bob"), inbox);
+		if (mode == 0) {
+			/* A delegate logon (OwnerRight clear); the folder's permissions decide. */
+			assert_int_equal(p.logon_rv, 0);
+			assert_int_equal(p.response_flags & 0x02, 0);
+			assert_int_equal(p.open_rv, 0);
+			assert_int_equal(p.rows, 4);
+			p = probe_folder(f, &alice, DN_OF("bob"), sent);
+			assert_int_equal(p.logon_rv, 0);
+			assert_int_equal(p.open_rv, (uint32_t)ecAccessDenied);
+			assert_int_equal(p.rows, -1);
+			assert_int_equal(pc.logon_rv, 0);
+			assert_int_equal(pc.open_rv, (uint32_t)ecAccessDenied);
+		} else {
+			/* Exchange 2010: no FullAccess, no logon; the chained ROPs find no object.
+			 */
+			assert_int_equal(p.logon_rv, (uint32_t)ecLoginPerm);
+			assert_int_equal(p.open_rv, (uint32_t)ecNullObject);
+			assert_int_equal(pc.logon_rv, (uint32_t)ecLoginPerm);
+		}
+		mh_arena_free(&a);
+		stop(f);
+	}
+}
+
 /* ---- NotificationWait --------------------------------------------------------------------- */
 
 static void test_server_mapi__notification_wait(void **state)
@@ -1280,6 +1405,7 @@ int main(void)
 	    cmocka_unit_test(test_server_mapi__execute_bounds_and_bodies),
 	    cmocka_unit_test(test_server_mapi__execute_compression_and_xor),
 	    cmocka_unit_test(test_server_mapi__execute_logon_archive),
+	    cmocka_unit_test(test_server_mapi__rights_modes),
 	    cmocka_unit_test(test_server_mapi__notification_wait),
 	    cmocka_unit_test(test_server_mapi__nspi_bind_resolve_unbind),
 	    cmocka_unit_test(test_server_mapi__concurrent_contexts),
