@@ -35,9 +35,15 @@
 #define LZ77_BIG_ENDIAN 0
 #endif
 
-static inline uint16_t load_le16(const uint8_t *p)
+static inline uint32_t load_le16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] | (p[1] << 8));
+#if LZ77_BIG_ENDIAN
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+#else
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+#endif
 }
 
 static inline uint32_t load32(const uint8_t *p)
@@ -145,18 +151,30 @@ static inline uint64_t flag_word(const uint8_t *p)
 	return (uint64_t)rev32(load_le32(p)) | ((uint64_t)1 << 32);
 }
 
-static inline unsigned ctz64(uint64_t v)
+static inline size_t ctz64(uint64_t v)
 {
 #if defined(__GNUC__)
-	return (unsigned)__builtin_ctzll(v);
+	return (size_t)__builtin_ctzll(v);
 #else
-	unsigned n = 0;
+	size_t n = 0;
 	while (!(v & 1)) {
 		v >>= 1;
 		n++;
 	}
 	return n;
 #endif
+}
+
+/*
+ * False when no literal run in the flag word can be longer than 16, so that
+ * every run after a match fits in one 16-byte block, which saves the word
+ * loop a load and a store per match. A run of 17 or more items covers
+ * items 15 and 16 wherever it starts (bits 16 and 15, in either order), so
+ * one test rules runs out in about nine words of text in ten.
+ */
+static inline bool may_have_long_run(uint32_t w)
+{
+	return (w & 0x00018000u) == 0;
 }
 
 /*
@@ -287,66 +305,102 @@ static inline size_t long_length(const uint8_t **ipp, const uint8_t **halfp, siz
 
 /*
  * One flag word's items in the word loop (x holds the word, see flag_word).
+ *
+ * Matches are found by clearing x's lowest 1-bit rather than by shifting x:
+ * the next match is item p_ = ctz(x), and x &= x - 1 is the only work the
+ * next item waits for, where a shift would have to wait for the count. The
+ * input and output positions are kept as ib_ and ob_, the positions minus
+ * the items consumed so far: a literal moves both by one, like the item
+ * index, so they change only at matches, and match p_ starts at ib_ + p_
+ * and writes at ob_ + p_. Each match copies the literals that follow it as
+ * one 16-byte block, or two when LONG_RUNS (the word may hold a run longer
+ * than 16, see may_have_long_run), so a literal run costs nothing of its
+ * own.
+ *
  * CHECK_DIST is 0 once 8192 bytes are out: no distance can reach before
  * the start of the output any more, so the common short match needs no
  * check at all. Leaves with the word used up; jumps to item_loop when a
  * long match brings the output within WORD_OUT_MARGIN of its end.
  */
-#define DECODE_WORD(CHECK_DIST)                                                                  \
-	do {                                                                                     \
-		for (;;) {                                                                       \
-			size_t z_ = ctz64(x);                                                    \
-			copy16(op, ip);                                                          \
-			copy16(op + 16, ip + 16);                                                \
-			op += z_;                                                                \
-			ip += z_;                                                                \
-			x >>= z_;                                                                \
-			if (x == 1)                                                              \
-				break;                                                           \
-			x >>= 1;                                                                 \
-			size_t m_ = load_le16(ip);                                               \
-			ip += 2;                                                                 \
-			size_t off_ = m_ >> 3; /* distance - 1 */                                \
-			len = m_ & 7;                                                            \
-			if (LZ77_LIKELY(len != 7)) {                                             \
-				len += LZ77_MIN_MATCH;                                           \
-				if ((CHECK_DIST) && LZ77_UNLIKELY(off_ >= (size_t)(op - dst))) { \
-					item = ip - 2;                                           \
-					dist = off_ + 1;                                         \
-					goto bad_dist;                                           \
-				}                                                                \
-				const uint8_t *s_ = op - off_; /* one past the source */         \
-				if (LZ77_LIKELY(off_ >= 15)) {                                   \
-					copy16(op, s_ - 1);                                      \
-				} else if (off_ >= 7) {                                          \
-					copy8(op, s_ - 1);                                       \
-					copy8(op + 8, s_ + 7);                                   \
-				} else {                                                         \
-					copy_match_fast(op, off_ + 1, len);                      \
-				}                                                                \
-				op += len;                                                       \
-				continue;                                                        \
-			}                                                                        \
-			item = ip - 2;                                                           \
-			dist = off_ + 1;                                                         \
-			len = long_length(&ip, &half, dst_cap);                                  \
-			if (len == 0)                                                            \
-				goto bad_long;                                                   \
-			if (LZ77_UNLIKELY(dist > (size_t)(op - dst)))                            \
-				goto bad_dist;                                                   \
-			if (LZ77_LIKELY((ptrdiff_t)len <= (oend - op) - WORD_OUT_MARGIN)) {      \
-				copy_match_fast(op, dist, len);                                  \
-				op += len;                                                       \
-				continue;                                                        \
-			}                                                                        \
-			/* Near the end of the output: finish this match exactly and the         \
-			 * rest item by item. */                                                 \
-			if (len > (size_t)(oend - op))                                           \
-				goto bad_len;                                                    \
-			copy_match_exact(op, dist, len);                                         \
-			op += len;                                                               \
-			goto item_loop;                                                          \
-		}                                                                                \
+#define DECODE_WORD(CHECK_DIST, LONG_RUNS)                                                        \
+	do {                                                                                      \
+		const uint8_t *ib_ = ip; /* ip minus the items of this word consumed */           \
+		uint8_t *ob_ = op;       /* op minus the items of this word consumed */           \
+		copy16(op, ip);                                                                   \
+		copy16(op + 16, ip + 16);                                                         \
+		for (;;) {                                                                        \
+			size_t p_ = ctz64(x); /* the next match is item p_ */                     \
+			if (p_ == 32)                                                             \
+				break;                                                            \
+			x &= x - 1;                                                               \
+			const uint8_t *mp_ = ib_ + p_;                                            \
+			uint8_t *dp_ = ob_ + p_;                                                  \
+			size_t m_ = load_le16(mp_);                                               \
+			size_t l_ = (m_ & 7) + LZ77_MIN_MATCH;                                    \
+			if (LZ77_LIKELY(l_ != 7 + LZ77_MIN_MATCH)) {                              \
+				size_t off_ = m_ >> 3; /* distance - 1 */                         \
+				if ((CHECK_DIST) && LZ77_UNLIKELY(off_ >= (size_t)(dp_ - dst))) { \
+					op = dp_;                                                 \
+					item = mp_;                                               \
+					dist = off_ + 1;                                          \
+					goto bad_dist;                                            \
+				}                                                                 \
+				const uint8_t *s_ = dp_ - off_; /* one past the source */         \
+				if (LZ77_LIKELY(off_ >= 15)) {                                    \
+					copy16(dp_, s_ - 1);                                      \
+				} else if (off_ >= 7) {                                           \
+					copy8(dp_, s_ - 1);                                       \
+					copy8(dp_ + 8, s_ + 7);                                   \
+				} else {                                                          \
+					copy_match_fast(dp_, off_ + 1, l_);                       \
+				}                                                                 \
+				ib_ += 1;                                                         \
+				ob_ += l_ - 1;                                                    \
+				/* The literals up to the next match (none to 31). */             \
+				copy16(dp_ + l_, mp_ + 2);                                        \
+				if (LONG_RUNS)                                                    \
+					copy16(dp_ + l_ + 16, mp_ + 18);                          \
+				continue;                                                         \
+			}                                                                         \
+			item = mp_;                                                               \
+			dist = (m_ >> 3) + 1;                                                     \
+			ip = mp_ + 2;                                                             \
+			op = dp_;                                                                 \
+			len = long_length(&ip, &half, dst_cap);                                   \
+			if (len == 0)                                                             \
+				goto bad_long;                                                    \
+			if ((CHECK_DIST) && LZ77_UNLIKELY(dist > (size_t)(op - dst)))             \
+				goto bad_dist;                                                    \
+			if (LZ77_LIKELY((ptrdiff_t)len <= (oend - op) - WORD_OUT_MARGIN)) {       \
+				if (LZ77_LIKELY(dist >= 16)) {                                    \
+					/* len >= 10: the second block is nearly always needed */ \
+					const uint8_t *s_ = op - dist;                            \
+					copy16(op, s_);                                           \
+					copy16(op + 16, s_ + 16);                                 \
+					for (size_t k_ = 32; k_ < len; k_ += 16)                  \
+						copy16(op + k_, s_ + k_);                         \
+				} else {                                                          \
+					copy_match_fast(op, dist, len);                           \
+				}                                                                 \
+				op += len;                                                        \
+				ib_ = ip - (p_ + 1);                                              \
+				ob_ = op - (p_ + 1);                                              \
+				copy16(op, ip);                                                   \
+				if (LONG_RUNS)                                                    \
+					copy16(op + 16, ip + 16);                                 \
+				continue;                                                         \
+			}                                                                         \
+			/* Near the end of the output: finish this match exactly and the          \
+			 * rest item by item. */                                                  \
+			if (len > (size_t)(oend - op))                                            \
+				goto bad_len;                                                     \
+			copy_match_exact(op, dist, len);                                          \
+			op += len;                                                                \
+			x >>= p_ + 1;                                                             \
+			goto item_loop;                                                           \
+		}                                                                                 \
+		ip = ib_ + 32;                                                                    \
+		op = ob_ + 32;                                                                    \
 	} while (0)
 
 mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
@@ -378,10 +432,12 @@ mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, s
 		const uint8_t *const ilim = iend - WORD_IN_MARGIN;
 		uint8_t *const olim = oend - WORD_OUT_MARGIN;
 		while (LZ77_LIKELY(ip <= ilim && op <= olim)) {
-			if ((size_t)(op - dst) >= LZ77_WINDOW)
-				DECODE_WORD(0);
+			if ((size_t)(op - dst) < LZ77_WINDOW)
+				DECODE_WORD(1, 1);
+			else if (may_have_long_run((uint32_t)x))
+				DECODE_WORD(0, 1);
 			else
-				DECODE_WORD(1);
+				DECODE_WORD(0, 0);
 			x = flag_word(ip);
 			ip += 4;
 		}

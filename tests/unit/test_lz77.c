@@ -905,6 +905,231 @@ static void test_lz77__worst_case_items(void **state)
 	}
 }
 
+/*
+ * A stream writer independent of the encoder, so that tests can place any
+ * item sequence (literal runs of a chosen length, matches of any distance
+ * and length) where the decoder's fast loops meet it. It also produces the
+ * expected output.
+ */
+struct sw {
+	uint8_t *z, *out;
+	size_t zn, on, zcap, ocap;
+	size_t flagpos, half;
+	uint32_t flags;
+	unsigned nbits;
+	int has_half;
+};
+
+static void sw_init(struct sw *w, size_t zcap, size_t ocap)
+{
+	memset(w, 0, sizeof(*w));
+	w->z = malloc(zcap);
+	w->out = malloc(ocap);
+	assert_non_null(w->z);
+	assert_non_null(w->out);
+	w->zcap = zcap;
+	w->ocap = ocap;
+	w->zn = 4; /* the first flag word */
+}
+
+static void sw_bit(struct sw *w, unsigned bit)
+{
+	if (w->nbits == 32) {
+		for (int k = 0; k < 4; k++)
+			w->z[w->flagpos + (size_t)k] = (uint8_t)(w->flags >> (8 * k));
+		w->flagpos = w->zn;
+		w->zn += 4;
+		w->flags = 0;
+		w->nbits = 0;
+	}
+	w->flags |= (uint32_t)bit << (31 - w->nbits);
+	w->nbits++;
+}
+
+static void sw_literal(struct sw *w, uint8_t c)
+{
+	assert_true(w->zn + 5 <= w->zcap && w->on < w->ocap);
+	sw_bit(w, 0);
+	w->z[w->zn++] = c;
+	w->out[w->on++] = c;
+}
+
+/* 1 <= dist <= min(8192, output so far), 3 <= len <= 65538. */
+static void sw_match(struct sw *w, size_t dist, size_t len)
+{
+	assert_true(dist >= 1 && dist <= 8192 && dist <= w->on && len >= 3 && len <= 65538);
+	assert_true(w->zn + 10 <= w->zcap && w->on + len <= w->ocap);
+	sw_bit(w, 1);
+	size_t l = len - 3;
+	uint32_t m = (uint32_t)(dist - 1) << 3 | (uint32_t)(l < 7 ? l : 7);
+	w->z[w->zn++] = (uint8_t)m;
+	w->z[w->zn++] = (uint8_t)(m >> 8);
+	if (l >= 7) {
+		size_t nib = l - 7 < 15 ? l - 7 : 15;
+		if (!w->has_half) {
+			w->half = w->zn;
+			w->z[w->zn++] = (uint8_t)nib;
+		} else {
+			w->z[w->half] |= (uint8_t)(nib << 4);
+		}
+		w->has_half = !w->has_half;
+		if (nib == 15) {
+			if (l - 22 < 255) {
+				w->z[w->zn++] = (uint8_t)(l - 22);
+			} else {
+				w->z[w->zn++] = 255;
+				w->z[w->zn++] = (uint8_t)l;
+				w->z[w->zn++] = (uint8_t)(l >> 8);
+			}
+		}
+	}
+	for (size_t k = 0; k < len; k++, w->on++)
+		w->out[w->on] = w->out[w->on - dist];
+}
+
+/* Fills the current flag word with 1-bits (the end marker) and stores it. */
+static void sw_finish(struct sw *w)
+{
+	uint32_t rest = w->nbits == 32 ? 0 : 0xFFFFFFFFu >> w->nbits;
+	w->flags |= rest;
+	for (int k = 0; k < 4; k++)
+		w->z[w->flagpos + (size_t)k] = (uint8_t)(w->flags >> (8 * k));
+	if (w->nbits == 32) {
+		memset(w->z + w->zn, 0xff, 4);
+		w->zn += 4;
+	}
+}
+
+static void sw_free(struct sw *w)
+{
+	free(w->z);
+	free(w->out);
+}
+
+/*
+ * Decodes the whole stream exactly, then every cut of its last `cuts` input
+ * bytes and every expected size down to `sizes` bytes below the full one,
+ * each against the reference decoder and exactly sized buffers.
+ */
+static void check_stream(const struct sw *w, size_t cuts, size_t sizes)
+{
+	uint8_t *zx = dup_exact(w->z, w->zn);
+	uint8_t *d = malloc(w->on);
+	assert_non_null(d);
+	size_t out = 0;
+	assert_int_equal(mh_lz77_decompress(d, w->on, zx, w->zn, &out), S_OK);
+	assert_int_equal(out, w->on);
+	assert_memory_equal(d, w->out, w->on);
+	free(d);
+	free(zx);
+	for (size_t cut = w->zn > cuts ? w->zn - cuts : 0; cut < w->zn; cut++)
+		check_damaged(w->z, cut, w->out, w->on, 1);
+	for (size_t pl = w->on > sizes ? w->on - sizes : 0; pl < w->on; pl++)
+		check_damaged(w->z, w->zn, w->out, pl, 1);
+}
+
+/*
+ * Literal runs of every length around the 16-byte literal block of the
+ * word loop (a word with a run over 16 takes the 32-byte variant), before
+ * and after the first 8 KiB (where the distance checks stop), up to the
+ * end of the output, where the runs cross into the item and byte loops.
+ */
+static void test_lz77__word_loop_literal_runs(void **state)
+{
+	(void)state;
+	static const size_t runs[] = {0, 1, 2, 15, 16, 17, 18, 31, 32, 33, 47, 64};
+	uint64_t s = 21;
+	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		struct sw w;
+		sw_init(&w, 40000, 40000);
+		for (int k = 0; k < 300; k++)
+			sw_literal(&w, (uint8_t)rng_next(&s));
+		while (w.on < 12000) {
+			sw_match(&w, 16 + rng_next(&s) % 280, 3 + rng_next(&s) % 7);
+			for (size_t k = 0; k < runs[r]; k++)
+				sw_literal(&w, (uint8_t)('a' + rng_next(&s) % 26));
+		}
+		/* a last stretch of literals only, so that a run ends the output */
+		for (size_t k = 0; k < 2 * runs[r] + 5; k++)
+			sw_literal(&w, (uint8_t)rng_next(&s));
+		sw_finish(&w);
+		check_stream(&w, 500, 400);
+		sw_free(&w);
+	}
+}
+
+/*
+ * Matches of distance 1..20 (the overlapping ones need the careful
+ * copies) and of every length class, inside the word loop and at the very
+ * end of the output: the last item is a match that ends exactly at
+ * dst_cap, with no room for an overlong copy.
+ */
+static void test_lz77__word_loop_overlaps(void **state)
+{
+	(void)state;
+	static const size_t lens[] = {3, 4, 7, 8, 9, 10, 15, 16, 17, 24, 25, 31, 32, 33, 279, 280};
+	uint64_t s = 33;
+	for (size_t dist = 1; dist <= 20; dist++) {
+		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+			struct sw w;
+			sw_init(&w, 40000, 40000);
+			for (int k = 0; k < 40; k++)
+				sw_literal(&w, (uint8_t)rng_next(&s));
+			while (w.on < (lens[li] > 100 ? 9500u : 8600u)) {
+				sw_match(&w, dist, lens[li]);
+				for (size_t k = rng_next(&s) % 3; k > 0; k--)
+					sw_literal(&w, (uint8_t)rng_next(&s));
+			}
+			sw_match(&w, dist, lens[li]);
+			sw_finish(&w);
+			check_stream(&w, 40, 40);
+			sw_free(&w);
+		}
+	}
+}
+
+/*
+ * A stream mixing every item kind, cut at every input position: the cut
+ * lands in the first word loop, the distance-checked one and the
+ * unchecked one, in long-length fields, and in the item and byte loops.
+ */
+static void test_lz77__mixed_stream_every_cut(void **state)
+{
+	(void)state;
+	uint64_t s = 45;
+	struct sw w;
+	sw_init(&w, 20000, 20000);
+	for (int k = 0; k < 64; k++)
+		sw_literal(&w, (uint8_t)rng_next(&s));
+	while (w.on < 9000) {
+		uint64_t r = rng_next(&s);
+		switch (r % 6) {
+		case 0:
+			for (size_t k = (r >> 8) % 24; k > 0; k--)
+				sw_literal(&w, (uint8_t)(r >> (k % 32)));
+			break;
+		case 1:
+		case 2:
+			sw_match(&w, 16 + (r >> 8) % (w.on - 16 < 8176 ? w.on - 16 : 8176),
+			         3 + (r >> 24) % 7);
+			break;
+		case 3:
+			sw_match(&w, 1 + (r >> 8) % 15, 3 + (r >> 24) % 30);
+			break;
+		case 4:
+			sw_match(&w, 1 + (r >> 8) % (w.on < 8192 ? w.on : 8192),
+			         10 + (r >> 24) % 300);
+			break;
+		default:
+			sw_literal(&w, (uint8_t)r);
+			break;
+		}
+	}
+	sw_finish(&w);
+	check_stream(&w, w.zn, 0);
+	sw_free(&w);
+}
+
 /* The 32-bit length extension (never written by us) decodes or fails cleanly. */
 static void test_lz77__u32_length(void **state)
 {
@@ -1022,6 +1247,9 @@ int main(void)
 	    cmocka_unit_test(test_lz77__word_loop_faults),
 	    cmocka_unit_test(test_lz77__word_loop_handover),
 	    cmocka_unit_test(test_lz77__worst_case_items),
+	    cmocka_unit_test(test_lz77__word_loop_literal_runs),
+	    cmocka_unit_test(test_lz77__word_loop_overlaps),
+	    cmocka_unit_test(test_lz77__mixed_stream_every_cut),
 	    cmocka_unit_test(test_lz77__u32_length),
 	    cmocka_unit_test(test_lz77__short_stream),
 	    cmocka_unit_test(test_lz77__invalid_parameters),
