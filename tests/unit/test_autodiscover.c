@@ -259,15 +259,17 @@ static void test_autodiscover__hostile_xml(void **state)
 	(void)state;
 	mh_arena a = MH_ARENA_INIT;
 	mh_ad_pox r;
-	/* An entity that would expand a file, and a billion-laughs style internal one. */
-	static const char *const bad[] = {
+	/* An entity that would expand a file, a billion-laughs style internal one, a remote DTD. */
+	static const char file_entity[] =
 	    "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
 	    "<Autodiscover><Response><User><LegacyDN>&x;</LegacyDN></User></Response></"
-	    "Autodiscover>",
+	    "Autodiscover>";
+	static const char laughs[] =
 	    "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b "
-	    "\"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><Autodiscover>&b;</Autodiscover>",
-	    "<!DOCTYPE Autodiscover SYSTEM \"http://127.0.0.1:1/x.dtd\"><Autodiscover/>",
-	};
+	    "\"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><Autodiscover>&b;</Autodiscover>";
+	static const char remote_dtd[] =
+	    "<!DOCTYPE Autodiscover SYSTEM \"http://127.0.0.1:1/x.dtd\"><Autodiscover/>";
+	static const char *const bad[] = {file_entity, laughs, remote_dtd};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse_text(bad[i], &a, &r), MAPI_E_CORRUPT_DATA);
 		assert_non_null(strstr(mh_error_last()->message, "DOCTYPE"));
