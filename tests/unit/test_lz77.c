@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "mapihttp/lz77.h"
+#include "lz77_byteloop.h"
 #include "mapihttp/status.h"
 
 #ifndef MH_VECTORS_DIR
@@ -210,100 +211,6 @@ static size_t compress_exact(const uint8_t *in, size_t n, uint8_t **out)
 	return clen;
 }
 
-/*
- * A plain transcription of the MS-XCA decoding loop, one byte at a time,
- * used as an oracle for the optimised decoder. Returns 0, or -1 on a
- * malformed stream. Also counts long matches (those with a nibble).
- */
-struct ref_stats {
-	size_t long_matches;
-	size_t longest_chain; /* long matches in a row, nothing between them */
-};
-
-static int ref_decode(const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,
-                      struct ref_stats *st)
-{
-	size_t i = 0, o = 0, chain = 0;
-	uint32_t flags = 0;
-	unsigned nbits = 0;
-	int64_t half = -1;
-	memset(st, 0, sizeof(*st));
-	*outl = 0;
-	for (;;) {
-		if (o == cap)
-			break;
-		if (nbits == 0) {
-			if (n - i < 4)
-				break;
-			flags = (uint32_t)s[i] | (uint32_t)s[i + 1] << 8 |
-			        (uint32_t)s[i + 2] << 16 | (uint32_t)s[i + 3] << 24;
-			i += 4;
-			nbits = 32;
-		}
-		nbits--;
-		unsigned bit = (flags >> nbits) & 1;
-		if (i == n)
-			break;
-		if (!bit) {
-			d[o++] = s[i++];
-			chain = 0;
-			continue;
-		}
-		if (n - i < 2)
-			return -1;
-		uint64_t m = (uint64_t)s[i] | (uint64_t)s[i + 1] << 8;
-		i += 2;
-		uint64_t dist = (m >> 3) + 1, len = m & 7;
-		if (len == 7) {
-			st->long_matches++;
-			if (++chain > st->longest_chain)
-				st->longest_chain = chain;
-			if (half < 0) {
-				if (i == n)
-					return -1;
-				half = (int64_t)i;
-				len = s[i++] & 15;
-			} else {
-				len = s[half] >> 4;
-				half = -1;
-			}
-			if (len == 15) {
-				if (i == n)
-					return -1;
-				len = s[i++];
-				if (len == 255) {
-					if (n - i < 2)
-						return -1;
-					len = (uint64_t)s[i] | (uint64_t)s[i + 1] << 8;
-					i += 2;
-					if (len == 0) {
-						if (n - i < 4)
-							return -1;
-						len = (uint64_t)s[i] | (uint64_t)s[i + 1] << 8 |
-						      (uint64_t)s[i + 2] << 16 |
-						      (uint64_t)s[i + 3] << 24;
-						i += 4;
-					}
-					if (len < 22)
-						return -1;
-					len -= 22;
-				}
-				len += 15;
-			}
-			len += 7;
-		} else {
-			chain = 0;
-		}
-		len += 3;
-		if (dist > o || len > cap - o)
-			return -1;
-		for (uint64_t k = 0; k < len; k++, o++)
-			d[o] = d[o - dist];
-	}
-	*outl = o;
-	return 0;
-}
-
 /* ---- vectors ------------------------------------------------------------------------ */
 
 static void test_lz77__vectors_decode(void **state)
@@ -465,8 +372,8 @@ static void test_lz77__shared_nibble_chain(void **state)
 		round_trip(buf, n);
 		uint8_t *z, d[sizeof(buf)];
 		size_t zl = compress_exact(buf, n, &z), dl = 0;
-		struct ref_stats st;
-		assert_int_equal(ref_decode(z, zl, d, n, &dl, &st), 0);
+		struct mh_lz77_ref_stats st;
+		assert_int_equal(mh_lz77_ref_decode(z, zl, d, n, &dl, &st), 0);
 		assert_int_equal(dl, n);
 		assert_memory_equal(d, buf, n);
 		if (st.longest_chain > longest)
@@ -551,10 +458,10 @@ static void check_damaged(const uint8_t *z, size_t zl, const uint8_t *plain, siz
 	uint8_t *r = malloc(pl ? pl : 1);
 	assert_non_null(r);
 	size_t out = 12345, rl = 0;
-	struct ref_stats rs;
+	struct mh_lz77_ref_stats rs;
 	mh_status st = mh_lz77_decompress(pl ? d : NULL, pl, zl ? zx : NULL, zl, &out);
 	/* The oracle must agree on the verdict and on every byte produced. */
-	int rr = ref_decode(z, zl, r, pl, &rl, &rs);
+	int rr = mh_lz77_ref_decode(z, zl, r, pl, &rl, &rs);
 	assert_int_equal(st == S_OK, rr == 0);
 	if (st == S_OK) {
 		assert_int_equal(out, rl);
