@@ -286,9 +286,9 @@ static void test_mapihttp__gromox_streams(void **state)
 		free(p);
 	}
 	mh_vector_list_free(names, count);
-	assert_int_equal(framed, 29);
+	assert_int_equal(framed, 43);
 	assert_int_equal(unframed, 13);
-	assert_int_equal(with_body, 28);
+	assert_int_equal(with_body, 41);
 }
 
 /* Removes HTTP/1.1 headers and chunked framing from an HTTP response. */

@@ -81,7 +81,7 @@ typedef struct mh_transport_callbacks {
 	/**
 	 * Called exactly once, last: S_OK when the whole answer was read; otherwise
 	 * MAPI_E_NETWORK_ERROR (no connection, reset, TLS failure, a certificate that does not
-	 * verify), MAPI_E_TIMEOUT, or the status a callback returned. mh_error_last() holds the
+	 * verify), MAPI_E_TIMEOUT, MAPI_E_NOT_ENOUGH_MEMORY, or the status a callback returned. mh_error_last() holds the
 	 * detail while on_done runs.
 	 */
 	void (*on_done)(void *ud, mh_status status);
@@ -93,8 +93,9 @@ typedef struct mh_transport_ops {
 	unsigned version; /**< 1 */
 	/**
 	 * Queues rq; *id names it for cancel(). S_OK, or MAPI_E_INVALID_PARAMETER (a bad
-	 * request: no URL, an unknown method), MAPI_E_NOT_ENOUGH_MEMORY; on failure no callback
-	 * ever runs.
+	 * request: no URL, an unknown method, a header with CR or LF), MAPI_E_NOT_ENOUGH_MEMORY,
+	 * MAPI_E_NO_SUPPORT (an auth scheme this build cannot do); on failure no callback ever
+	 * runs.
 	 */
 	mh_status (*start)(void *self, const mh_transport_request *rq,
 	                   const mh_transport_callbacks *cb, uint64_t *id);
