@@ -28,10 +28,10 @@ typedef struct mh_transport_header {
 /** How a request authenticates. */
 typedef enum mh_transport_auth_scheme {
 	MH_AUTH_NONE = 0,
-	MH_AUTH_BASIC,     /**< user + password */
-	MH_AUTH_BEARER,    /**< secret is an OAuth access token */
-	MH_AUTH_NTLM,      /**< user (DOMAIN\\user or UPN) + password */
-	MH_AUTH_NEGOTIATE  /**< Kerberos/SPNEGO with the process's credentials; user/secret unused */
+	MH_AUTH_BASIC,    /**< user + password */
+	MH_AUTH_BEARER,   /**< secret is an OAuth access token */
+	MH_AUTH_NTLM,     /**< user (DOMAIN\\user or UPN) + password */
+	MH_AUTH_NEGOTIATE /**< Kerberos/SPNEGO with the process's credentials; user/secret unused */
 } mh_transport_auth_scheme;
 
 /**
@@ -60,8 +60,8 @@ typedef struct mh_transport_request {
 } mh_transport_request;
 
 /** The fields of mh_transport_request a v1 caller sets first. */
-#define MH_TRANSPORT_REQUEST_INIT                                                    \
-	{                                                                            \
+#define MH_TRANSPORT_REQUEST_INIT                                                      \
+	{                                                                              \
 		1, "POST", NULL, NULL, 0, NULL, 0, {MH_AUTH_NONE, NULL, NULL}, 0, 0, 0 \
 	}
 
@@ -81,8 +81,8 @@ typedef struct mh_transport_callbacks {
 	/**
 	 * Called exactly once, last: S_OK when the whole answer was read; otherwise
 	 * MAPI_E_NETWORK_ERROR (no connection, reset, TLS failure, a certificate that does not
-	 * verify), MAPI_E_TIMEOUT, MAPI_E_NOT_ENOUGH_MEMORY, or the status a callback returned. mh_error_last() holds the
-	 * detail while on_done runs.
+	 * verify), MAPI_E_TIMEOUT, MAPI_E_NOT_ENOUGH_MEMORY, or the status a callback returned.
+	 * mh_error_last() holds the detail while on_done runs.
 	 */
 	void (*on_done)(void *ud, mh_status status);
 	void *ud;
@@ -125,9 +125,9 @@ MH_EXTERN void mh_transport_free(mh_transport *t);
 /* ---- libcurl ---------------------------------------------------------------------------- */
 
 typedef struct mh_transport_curl_options {
-	unsigned version;      /**< 1 */
-	const char *cacert;    /**< PEM file of trusted CAs; NULL: the system's */
-	bool insecure;         /**< skip certificate and host name checks (a tool must warn) */
+	unsigned version;   /**< 1 */
+	const char *cacert; /**< PEM file of trusted CAs; NULL: the system's */
+	bool insecure;      /**< skip certificate and host name checks (a tool must warn) */
 	unsigned max_host_connections; /**< per host; 0: 8 */
 	const char *user_agent;        /**< NULL: "mapihttp/<version>" */
 } mh_transport_curl_options;
