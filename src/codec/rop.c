@@ -11,7 +11,8 @@
 #include "util/alloc_internal.h"
 #include "util/diag.h"
 
-const char *mh_rop_name(uint8_t rop_id)
+/* Names of the ROPs this codec decodes (requests, responses or both). */
+static const char *decoded_name(uint8_t rop_id)
 {
 	switch (rop_id) {
 	case MH_ROP_RELEASE:
@@ -73,9 +74,15 @@ const char *mh_rop_name(uint8_t rop_id)
 	}
 }
 
+const char *mh_rop_name(uint8_t rop_id)
+{
+	const char *name = decoded_name(rop_id);
+	return name != NULL ? name : mh_rop_other_name(rop_id);
+}
+
 bool mh_rop_request_known(uint8_t rop_id)
 {
-	return mh_rop_name(rop_id) != NULL && MH_ROP_HAS_GENERIC_HEADER(rop_id);
+	return decoded_name(rop_id) != NULL && MH_ROP_HAS_GENERIC_HEADER(rop_id);
 }
 
 bool mh_rop_creates_object(uint8_t rop_id)
@@ -92,7 +99,7 @@ bool mh_rop_creates_object(uint8_t rop_id)
 	case MH_ROP_OPEN_STREAM:
 		return true;
 	default:
-		return false;
+		return mh_rop_other_creates_object(rop_id);
 	}
 }
 
@@ -289,9 +296,12 @@ mh_status mh_rop_request_buffer_pull(mh_cursor *c, mh_arena *a, mh_rop_request_b
 		info->offset = list.base + list.pos - (c->base + base);
 		info->rop_id = 0;
 	} else if (st == MAPI_E_NO_SUPPORT) {
+		const char *name = mh_rop_name(info->rop_id);
 		mh_error_set(MAPI_E_NO_SUPPORT, (int64_t)(c->base + base + info->offset),
-		             "unknown ROP request id 0x%02X at byte %zu (ROP #%u of the buffer)",
-		             info->rop_id, c->base + base + info->offset, info->index);
+		             "%s ROP request id 0x%02X at byte %zu (ROP #%u of the buffer): its "
+		             "length cannot be known",
+		             name != NULL ? name : "unknown", info->rop_id,
+		             c->base + base + info->offset, info->index);
 	}
 	void *rops;
 	mh_status st2 = grow_finish(&g, a, &rops);

@@ -68,9 +68,12 @@ typedef struct mh_rop_sort_order {
 
 /*
  * One ROP request. in_handle_index is meaningful for every ROP but RopLogon;
- * out_handle_index only for the ROPs that create an object (Logon,
- * OpenFolder, OpenMessage, Get*Table, OpenStream): pull leaves it 0 for the
- * others and push ignores it there.
+ * out_handle_index only for the ROPs that create an object
+ * (mh_rop_creates_object()): pull leaves it 0 for the others and push
+ * ignores it there. A request [MS-OXCROPS] defines but this codec does not
+ * decode (mh_rop_request_kind() == MH_ROP_KIND_SKIPPED) uses u.unsupported;
+ * its in_handle_index is its InputHandleIndex (SourceHandleIndex of the
+ * copy and move ROPs).
  */
 typedef struct mh_rop_request {
 	uint8_t rop_id;
@@ -151,6 +154,15 @@ typedef struct mh_rop_request {
 		struct {
 			mh_long_term_id long_term_id;
 		} id_from_long_term_id;
+		/* A skipped request: what its failure response needs, and its bytes. */
+		struct {
+			uint8_t response_rop_id; /* RopId of its response (see mh_rop_skip_info) */
+			uint8_t response_index;  /* the index byte its response echoes */
+			uint8_t
+			    response_extra; /* bytes after ReturnValue in its failure response */
+			bool has_response;
+			SBinary raw; /* the whole request, RopId included; push writes it back */
+		} unsupported;
 	} u;
 } mh_rop_request;
 
@@ -389,6 +401,57 @@ const char *mh_rop_name(uint8_t rop_id);
 /* True when rop_id is a request this codec decodes. */
 bool mh_rop_request_known(uint8_t rop_id);
 
+/* What the codec can do with a request RopId. */
+typedef enum mh_rop_kind {
+	/* Not a request in [MS-OXCROPS] 2.2.2 (reserved, or response-only such as RopNotify,
+	 * RopPending, RopBackoff, RopBufferTooSmall): its length cannot be known. */
+	MH_ROP_KIND_UNDEFINED = 0,
+	/* Decoded field by field into its own member of mh_rop_request.u. */
+	MH_ROP_KIND_DECODED,
+	/* Defined; its length is found from its own bytes, its fields are not decoded
+	 * (mh_rop_request_skip, u.unsupported). */
+	MH_ROP_KIND_SKIPPED,
+	/* Defined, but its length depends on session state the codec does not have
+	 * (RopSetMessageReadFlag, RopWritePerUserInformation: whether the logon is private). */
+	MH_ROP_KIND_STATEFUL,
+} mh_rop_kind;
+
+mh_rop_kind mh_rop_request_kind(uint8_t rop_id);
+
+/* A skipped request ([MS-OXCROPS] layout walked, nothing decoded). */
+typedef struct mh_rop_skip_info {
+	uint8_t rop_id;
+	uint8_t logon_id;
+	uint8_t in_handle_index;  /* InputHandleIndex; SourceHandleIndex of copy/move ROPs */
+	uint8_t out_handle_index; /* OutputHandleIndex when creates_object, else 0 */
+	bool creates_object;
+	/* Its response: RopId (0x20 for RopGetMessageStatus, whose response is
+	 * RopSetMessageStatus's), the index byte it echoes (OutputHandleIndex,
+	 * ResponseHandleIndex of the SaveChanges ROPs, else InputHandleIndex), and
+	 * the bytes that follow ReturnValue in a failure response (PartialCompletion,
+	 * WrittenSize, ...; written as zeros). has_response is false only for a ROP
+	 * without a response. */
+	bool has_response;
+	uint8_t response_rop_id;
+	uint8_t response_index;
+	uint8_t response_extra;
+	size_t size; /* bytes of the request, RopId included */
+} mh_rop_skip_info;
+
+/*
+ * Walks one MH_ROP_KIND_SKIPPED request at c (RopId first) and moves c past
+ * it; out says what it was. Counted arrays, sized blobs, z-strings,
+ * PropertyNames and TaggedPropertyValues (propval.h, ROP layout; PT_SRESTRICT
+ * through restriction.h, PT_ACTIONS by its block sizes) are walked, not kept;
+ * a restriction behind a size field is skipped by that size.
+ * MAPI_E_NO_SUPPORT: the RopId is not MH_ROP_KIND_SKIPPED, or a property
+ * value has a type propval.h cannot read (PT_OBJECT); nothing is consumed.
+ * MAPI_E_CORRUPT_DATA (c->err): truncated or malformed (message names the ROP
+ * and its offset). MAPI_E_TOO_BIG / MAPI_E_NOT_ENOUGH_MEMORY: values walked
+ * into a (arena cap / heap).
+ */
+mh_status mh_rop_request_skip(mh_cursor *c, mh_arena *a, mh_rop_skip_info *out);
+
 /*
  * True for the ROPs that create an object: their request carries an
  * OutputHandleIndex and their response echoes it (others echo
@@ -397,15 +460,20 @@ bool mh_rop_request_known(uint8_t rop_id);
 bool mh_rop_creates_object(uint8_t rop_id);
 
 /*
- * One ROP request at c into out (strings and arrays in a).
- * MAPI_E_NO_SUPPORT: RopId unknown (or response-only); nothing is consumed.
+ * One ROP request at c into out (strings and arrays in a). A
+ * MH_ROP_KIND_SKIPPED request is walked by mh_rop_request_skip() and kept in
+ * u.unsupported (its bytes copied into a).
+ * MAPI_E_NO_SUPPORT: RopId MH_ROP_KIND_UNDEFINED or MH_ROP_KIND_STATEFUL (or
+ * a skipped request holding a value propval.h cannot read); nothing is consumed.
  * MAPI_E_CORRUPT_DATA (the cursor's error status): truncated or malformed
  * field. MAPI_E_TOO_BIG / MAPI_E_NOT_ENOUGH_MEMORY: arena cap / heap.
  */
 mh_status mh_rop_request_pull(mh_cursor *c, mh_arena *a, mh_rop_request *out);
 
-/* Writes r. Unknown rop_id: MAPI_E_INVALID_PARAMETER on b; a string too long for its
- * size field: MAPI_E_TOO_BIG on b. */
+/* Writes r. A skipped request is written from u.unsupported.raw, which must start
+ * with its rop_id and hold at least its header; otherwise, and for any other rop_id
+ * the codec does not decode: MAPI_E_INVALID_PARAMETER on b. A string too long for
+ * its size field: MAPI_E_TOO_BIG on b. */
 void mh_rop_request_push(mh_buf *b, const mh_rop_request *r);
 
 /*
@@ -423,12 +491,14 @@ void mh_rop_response_push(mh_buf *b, const mh_rop_response *r);
 /*
  * A ROP input buffer: c must span exactly the (decompressed) payload. The
  * handle table is everything after RopSize; its length must be a multiple
- * of 4. On MAPI_E_NO_SUPPORT (an unknown RopId) out holds the info->index
- * ROPs before it and the whole handle table, so a server can run those and
- * answer the unknown one; info says which id at which offset. info may be
- * NULL. Errors: MAPI_E_NO_SUPPORT, MAPI_E_CORRUPT_DATA (RopSize < 2 or past
- * the end, a handle table not a multiple of 4, a truncated ROP),
- * MAPI_E_TOO_BIG, MAPI_E_NOT_ENOUGH_MEMORY.
+ * of 4. Requests the codec does not decode but [MS-OXCROPS] defines are
+ * skipped (u.unsupported) and the pull goes on. On MAPI_E_NO_SUPPORT (a
+ * RopId MH_ROP_KIND_UNDEFINED or MH_ROP_KIND_STATEFUL, whose length is
+ * unknown) out holds the info->index ROPs before it and the whole handle
+ * table, so a server can run those and answer that one; info says which id
+ * at which offset. info may be NULL. Errors: MAPI_E_NO_SUPPORT, MAPI_E_CORRUPT_DATA (RopSize < 2 or
+ * past the end, a handle table not a multiple of 4, a truncated ROP), MAPI_E_TOO_BIG,
+ * MAPI_E_NOT_ENOUGH_MEMORY.
  */
 mh_status mh_rop_request_buffer_pull(mh_cursor *c, mh_arena *a, mh_rop_request_buffer *out,
                                      mh_rop_pull_info *info);

@@ -154,6 +154,9 @@ bool mh_rop_request_equal(const mh_rop_request *x, const mh_rop_request *y)
 		return ltid_eq(&x->u.id_from_long_term_id.long_term_id,
 		               &y->u.id_from_long_term_id.long_term_id);
 	default:
+		/* A walked request is its bytes. */
+		if (mh_rop_request_kind(x->rop_id) == MH_ROP_KIND_SKIPPED)
+			return bin_eq(&x->u.unsupported.raw, &y->u.unsupported.raw);
 		return true;
 	}
 }

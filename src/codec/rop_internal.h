@@ -15,6 +15,13 @@
 			return rop_try_st_;     \
 	} while (0)
 
+/* [MS-OXCROPS] name of a request RopId the codec walks or cannot walk (rop_request.c);
+ * NULL for decoded and undefined ids. */
+const char *mh_rop_other_name(uint8_t rop_id);
+
+/* True when such a request carries an OutputHandleIndex. */
+bool mh_rop_other_creates_object(uint8_t rop_id);
+
 /* A NUL-terminated 8-bit string copied into a (no size field). */
 mh_status mh_rop_str8_pull(mh_cursor *c, mh_arena *a, char **out, const char *field);
 

@@ -2447,6 +2447,27 @@ mh_status mh_srv_rop_execute(mh_srv_rop_session *s, mh_arena *a, const uint8_t *
 		x.room = max_out > used ? max_out - used : 0;
 		x.too_small = false;
 		x.created = NULL;
+		if (mh_rop_request_kind(q->rop_id) == MH_ROP_KIND_SKIPPED) {
+			/* A ROP [MS-OXCROPS] defines and mapihttpd does not serve: ecNotSupported
+			 * in its failure layout, as Exchange answers it; nothing runs, nothing
+			 * enters the handle table, and the ROPs after it still run. */
+			size_t len = 6 + (size_t)q->u.unsupported.response_extra;
+			if (!q->u.unsupported.has_response)
+				continue;
+			if (len > x.room) {
+				need = 2 + len + ht_bytes;
+				if ((ms = rop_offset(a, in, rops_end, i, &stop_at)) != S_OK)
+					goto done;
+				break;
+			}
+			mh_buf_u8(&rops, q->u.unsupported.response_rop_id);
+			mh_buf_u8(&rops, q->u.unsupported.response_index);
+			mh_buf_u32(&rops, (uint32_t)ecNotSupported);
+			mh_buf_zeros(&rops, q->u.unsupported.response_extra);
+			if ((ms = mh_buf_status(&rops)) != S_OK)
+				goto done;
+			continue;
+		}
 		size_t least = min_response(q->rop_id);
 		if (least > x.room) {
 			/* Not run: a ROP that changes state must not run unanswered. */
@@ -2486,7 +2507,9 @@ mh_status mh_srv_rop_execute(mh_srv_rop_session *s, mh_arena *a, const uint8_t *
 		mh_buf_put(&rops, one.data, one.len);
 	}
 	if (stop_at == 0 && unknown) {
-		/* An unknown RopId: its length is unknown, so it is the last ROP answered. */
+		/* A RopId [MS-OXCROPS] does not define, or one whose length depends on the
+		 * logon (RopSetMessageReadFlag, RopWritePerUserInformation): its length is
+		 * unknown, so it is the last ROP answered. */
 		uint8_t idx = info.offset + 2 < rops_end ? in[info.offset + 2] : 0;
 		size_t used = 2 + rops.len + ht_bytes;
 		if (used + 6 <= max_out) {

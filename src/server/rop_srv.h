@@ -84,8 +84,10 @@ typedef struct mh_srv_rop_result {
  * ROPs run in order, each response is answered as wire.md §4.3-§4.6 and the spec say:
  * a response that does not fit stops the run with RopBufferTooSmall (the objects the
  * unanswered ROP created are released); RopQueryRows returns the whole rows that fit, or
- * ecBufferTooSmall when none does; an unknown RopId is answered with ecNotSupported and,
- * since its length is unknown, ends the run; more than max_rops ROPs is ecRpcFormat.
+ * ecBufferTooSmall when none does; a ROP [MS-OXCROPS] defines but mapihttpd does not serve
+ * is answered with ecNotSupported and the run goes on; an undefined RopId, or
+ * RopSetMessageReadFlag / RopWritePerUserInformation (whose length depends on state), is
+ * answered with ecNotSupported and ends the run; more than max_rops ROPs is ecRpcFormat.
  * Returns S_OK whenever *res says what happened; MAPI_E_NOT_ENOUGH_MEMORY, MAPI_E_TOO_BIG
  * (the arena) or MAPI_E_DISK_ERROR (the store) when no answer could be built (out is then
  * left as it was and the session layer answers the Execute with ErrorCode ecRpcFailed).

@@ -70,6 +70,16 @@ static void jar_put(fz_jar *j, const char *name, const char *value)
 		j->ck[k] = (mh_srv_cookie){j->name[k], j->value[k]};
 }
 
+/* True when the codec decodes every request: a walked one (u.unsupported) is answered with
+ * ecNotSupported in its own failure layout, which the client codec does not read. */
+static bool all_decoded(const mh_rop_request_buffer *rq)
+{
+	for (uint32_t i = 0; i < rq->count; i++)
+		if (!mh_rop_request_known(rq->rops[i].rop_id))
+			return false;
+	return true;
+}
+
 /* An Execute answer: the ROP output buffer must decode, against the requests when they do. */
 static void check_execute(const uint8_t *req_body, size_t req_len, const mh_buf *body)
 {
@@ -96,7 +106,7 @@ static void check_execute(const uint8_t *req_body, size_t req_len, const mh_buf 
 	if (mh_emsmdb_execute_request_pull(&c, &a, &q) == S_OK &&
 	    mh_rpc_ext_decode(q.rop_buffer.data, q.rop_buffer.len, 0, &a, 0, &in) == S_OK) {
 		mh_cursor_init(&c, in.data, in.len, MAPI_E_CORRUPT_DATA);
-		if (mh_rop_request_buffer_pull(&c, &a, &rq, NULL) == S_OK) {
+		if (mh_rop_request_buffer_pull(&c, &a, &rq, NULL) == S_OK && all_decoded(&rq)) {
 			mh_rop_response_ctx ctx = {rq.rops, rq.count, NULL, NULL};
 			mh_cursor_init(&c, out.data, out.len, MAPI_E_CORRUPT_DATA);
 			mh_status st = mh_rop_response_buffer_pull(&c, &a, &ctx, &rs);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "codec/emsmdb.h"
+#include "codec/restriction.h"
 #include "codec/rop.h"
 #include "codec/rpc_ext.h"
 #include "mapihttp/lz77.h"
@@ -850,9 +851,10 @@ static void test_rop__unknown_request_rop(void **state)
 	assert_non_null(strstr(mh_error_last()->message, "ROP #1"));
 	free(p);
 
-	/* First ROP unknown; response-only ids are unknown as requests. */
-	static const uint8_t ids[] = {0x00,           0x06,          0xB0, MH_ROP_BUFFER_TOO_SMALL,
-	                              MH_ROP_BACKOFF, MH_ROP_PENDING};
+	/* First ROP unknown; response-only ids (RopNotify among them) are unknown as requests,
+	 * and the two ROPs whose length depends on the logon's kind cannot be walked. */
+	static const uint8_t ids[] = {
+	    0x00, 0x2A, 0xB0, 0x11, 0x64, MH_ROP_BACKOFF, MH_ROP_PENDING, MH_ROP_BUFFER_TOO_SMALL};
 	for (size_t i = 0; i < sizeof(ids); i++) {
 		uint8_t buf[] = {0x05, 0x00, ids[i], 0x00, 0x00, 0x01, 0x00, 0x00, 0x00};
 		mh_cursor_init(&c, buf, sizeof(buf), MAPI_E_CORRUPT_DATA);
@@ -2179,6 +2181,732 @@ static void test_rop__random_buffers(void **state)
 	mh_arena_free(&a);
 }
 
+/* ---- requests walked, not decoded -------------------------------------------------------- */
+
+/*
+ * Walks the request p[0..n) (with two trailing bytes that are not its own) and checks
+ * what mh_rop_request_skip says, that pull keeps its bytes and push writes them back, and
+ * that every strict prefix of it fails as corrupt data naming the ROP.
+ */
+static void check_skip(const uint8_t *p, size_t n, uint8_t in, bool creates, uint8_t out,
+                       uint8_t echo, uint8_t extra)
+{
+	mh_arena a = MH_ARENA_INIT;
+	mh_cursor c;
+	mh_rop_skip_info si;
+	const char *name = mh_rop_name(p[0]);
+	uint8_t *copy = malloc(n + 2);
+	assert_non_null(copy);
+	assert_non_null(name);
+	memcpy(copy, p, n);
+	copy[n] = 0xEE;
+	copy[n + 1] = 0xEE;
+	assert_int_equal(mh_rop_request_kind(p[0]), MH_ROP_KIND_SKIPPED);
+	mh_cursor_init(&c, copy, n + 2, MAPI_E_CORRUPT_DATA);
+	mh_status st = mh_rop_request_skip(&c, &a, &si);
+	if (st != S_OK)
+		fail_msg("%s: %s", name, mh_error_last()->message);
+	if (si.size != n || c.pos != n)
+		fail_msg("%s: walked %zu bytes, its layout has %zu", name, si.size, n);
+	assert_int_equal(si.rop_id, p[0]);
+	assert_int_equal(si.logon_id, p[1]);
+	assert_int_equal(si.in_handle_index, in);
+	assert_int_equal(si.creates_object, creates);
+	assert_int_equal(mh_rop_creates_object(p[0]), creates);
+	assert_int_equal(si.out_handle_index, out);
+	assert_int_equal(si.response_index, echo);
+	assert_int_equal(si.response_extra, extra);
+	assert_true(si.has_response);
+	assert_int_equal(si.response_rop_id, p[0] == 0x1F ? 0x20 : p[0]);
+
+	mh_rop_request q, q2;
+	size_t used;
+	assert_int_equal(pull_request1(copy, n + 2, &a, &q, &used), S_OK);
+	assert_int_equal(used, n);
+	assert_int_equal(q.rop_id, p[0]);
+	assert_int_equal(q.in_handle_index, in);
+	assert_int_equal(q.out_handle_index, out);
+	assert_int_equal(q.u.unsupported.response_index, echo);
+	assert_bytes(q.u.unsupported.raw.lpb, q.u.unsupported.raw.cb, p, n);
+	mh_buf b = MH_BUF_INIT;
+	mh_rop_request_push(&b, &q);
+	assert_int_equal(mh_buf_status(&b), S_OK);
+	assert_bytes(b.data, b.len, p, n);
+	assert_int_equal(pull_request1(b.data, b.len, &a, &q2, NULL), S_OK);
+	assert_true(mh_rop_request_equal(&q, &q2));
+	mh_buf_free(&b);
+
+	for (size_t len = 0; len < n; len++) {
+		mh_cursor_init(&c, copy, len, MAPI_E_CORRUPT_DATA);
+		if (mh_rop_request_skip(&c, &a, &si) != MAPI_E_CORRUPT_DATA)
+			fail_msg("%s cut to %zu of %zu bytes does not fail", name, len, n);
+		if (len > 0 && strstr(mh_error_last()->message, name) == NULL)
+			fail_msg("%s cut to %zu: \"%s\" does not name it", name, len,
+			         mh_error_last()->message);
+		assert_int_equal(pull_request1(copy, len, &a, &q, NULL), MAPI_E_CORRUPT_DATA);
+	}
+	free(copy);
+	mh_arena_free(&a);
+}
+
+/* Every fixed-size request [MS-OXCROPS] defines and the codec does not decode. */
+static void test_rop__skip_fixed_layouts(void **state)
+{
+	(void)state;
+	static const struct {
+		uint8_t id;
+		uint8_t size; /* RopId included, from the spec's request table */
+		char head;    /* 'i' InputHandleIndex, 'o' + OutputHandleIndex, 'd' + Dest, 'r'
+		                 ResponseHandleIndex + InputHandleIndex */
+		uint8_t extra;
+	} fixed[] = {
+	    {0x06, 15, 'o', 0},  /* RopCreateMessage */
+	    {0x0C, 5, 'r', 0},   /* RopSaveChangesMessage */
+	    {0x0D, 7, 'i', 0},   /* RopRemoveAllRecipients */
+	    {0x10, 5, 'i', 0},   /* RopReloadCachedInformation */
+	    {0x16, 3, 'i', 0},   /* RopGetStatus */
+	    {0x17, 3, 'i', 0},   /* RopQueryPosition */
+	    {0x1A, 11, 'i', 0},  /* RopSeekRowFractional */
+	    {0x1B, 3, 'i', 0},   /* RopCreateBookmark */
+	    {0x1D, 12, 'i', 1},  /* RopDeleteFolder */
+	    {0x1F, 11, 'i', 0},  /* RopGetMessageStatus */
+	    {0x20, 19, 'i', 0},  /* RopSetMessageStatus */
+	    {0x22, 9, 'o', 0},   /* RopOpenAttachment */
+	    {0x23, 4, 'o', 0},   /* RopCreateAttachment */
+	    {0x24, 7, 'i', 0},   /* RopDeleteAttachment */
+	    {0x25, 5, 'r', 0},   /* RopSaveChangesAttachment */
+	    {0x2E, 12, 'i', 0},  /* RopSeekStream */
+	    {0x2F, 11, 'i', 0},  /* RopSetStreamSize */
+	    {0x31, 6, 'i', 0},   /* RopGetSearchCriteria */
+	    {0x32, 4, 'i', 0},   /* RopSubmitMessage */
+	    {0x34, 19, 'i', 0},  /* RopAbortSubmit */
+	    {0x38, 3, 'i', 0},   /* RopAbort */
+	    {0x3A, 12, 'd', 16}, /* RopCopyToStream */
+	    {0x3B, 4, 'o', 0},   /* RopCloneStream */
+	    {0x42, 11, 'i', 0},  /* RopGetOwningServers */
+	    {0x45, 11, 'i', 0},  /* RopPublicFolderIsGhosted */
+	    {0x46, 7, 'o', 0},   /* RopOpenEmbeddedMessage */
+	    {0x47, 3, 'i', 0},   /* RopSetSpooler */
+	    {0x48, 12, 'i', 0},  /* RopSpoolerLockMessage */
+	    {0x49, 3, 'i', 0},   /* RopGetAddressTypes */
+	    {0x4A, 3, 'i', 0},   /* RopTransportSend */
+	    {0x4C, 6, 'o', 0},   /* RopFastTransferSourceCopyFolder */
+	    {0x50, 4, 'i', 0},   /* RopProgress */
+	    {0x52, 3, 'i', 0},   /* RopGetValidAttachments */
+	    {0x53, 6, 'o', 0},   /* RopFastTransferDestinationConfigure */
+	    {0x58, 5, 'i', 1},   /* RopEmptyFolder */
+	    {0x59, 13, 'i', 0},  /* RopExpandRow */
+	    {0x5A, 11, 'i', 0},  /* RopCollapseRow */
+	    {0x5B, 23, 'i', 0},  /* RopLockRegionStream */
+	    {0x5C, 23, 'i', 0},  /* RopUnlockRegionStream */
+	    {0x5D, 3, 'i', 0},   /* RopCommitStream */
+	    {0x5E, 3, 'i', 0},   /* RopGetStreamSize */
+	    {0x60, 19, 'i', 0},  /* RopGetPerUserLongTermIds */
+	    {0x61, 27, 'i', 0},  /* RopGetPerUserGuid */
+	    {0x63, 34, 'i', 0},  /* RopReadPerUserInformation */
+	    {0x68, 3, 'i', 0},   /* RopGetReceiveFolderTable */
+	    {0x6B, 15, 'i', 0},  /* RopGetCollapseState */
+	    {0x6D, 3, 'i', 0},   /* RopGetTransportFolder */
+	    {0x75, 11, 'i', 0},  /* RopSynchronizationUploadStateStreamBegin */
+	    {0x77, 3, 'i', 0},   /* RopSynchronizationUploadStateStreamEnd */
+	    {0x7B, 3, 'i', 0},   /* RopGetStoreState */
+	    {0x7E, 5, 'o', 0},   /* RopSynchronizationOpenCollector */
+	    {0x7F, 7, 'i', 0},   /* RopGetLocalReplicaIds */
+	    {0x82, 4, 'o', 0},   /* RopSynchronizationGetTransferState */
+	    {0x86, 9, 'i', 0},   /* RopTellVersion */
+	    {0x92, 5, 'i', 1},   /* RopHardDeleteMessagesAndSubfolders */
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		uint8_t buf[40];
+		for (size_t j = 0; j < sizeof(buf); j++)
+			buf[j] = (uint8_t)(0x40 + j);
+		buf[0] = fixed[i].id;
+		buf[1] = 0x02; /* LogonId */
+		buf[2] = 0x05; /* first index byte */
+		buf[3] = 0x06; /* second index byte, or the first body byte */
+		char h = fixed[i].head;
+		uint8_t in = h == 'r' ? 0x06 : 0x05;
+		uint8_t echo = h == 'o' ? 0x06 : 0x05;
+		check_skip(buf, fixed[i].size, in, h == 'o', h == 'o' ? 0x06 : 0, echo,
+		           fixed[i].extra);
+	}
+}
+
+/* Which ids are requests at all, and which of those the codec can walk. */
+static void test_rop__skip_kinds(void **state)
+{
+	(void)state;
+	unsigned decoded = 0, skipped = 0, stateful = 0;
+	for (unsigned id = 0; id < 256; id++) {
+		mh_rop_kind k = mh_rop_request_kind((uint8_t)id);
+		decoded += k == MH_ROP_KIND_DECODED;
+		skipped += k == MH_ROP_KIND_SKIPPED;
+		stateful += k == MH_ROP_KIND_STATEFUL;
+		if (k != MH_ROP_KIND_UNDEFINED && mh_rop_name((uint8_t)id) == NULL)
+			fail_msg("request 0x%02X has no name", id);
+		assert_int_equal(k == MH_ROP_KIND_DECODED, mh_rop_request_known((uint8_t)id));
+	}
+	/* [MS-OXCROPS] 2.2.3-2.2.15 define 128 request ROPs: 24 decoded, 2 stateful, 102 walked. */
+	assert_int_equal(decoded, 24);
+	assert_int_equal(stateful, 2);
+	assert_int_equal(decoded + skipped + stateful, 128);
+	static const uint8_t undefined[] = {0x00, 0x28, 0x2A, 0x3C, 0x3D, 0x62, 0x65, 0x6A,
+	                                    0x6E, 0x71, 0x7C, 0x83, 0x84, 0x85, 0x87, 0x88,
+	                                    0x8A, 0x94, 0x9C, 0xA4, 0xB0, 0xF9, 0xFF};
+	for (size_t i = 0; i < sizeof(undefined); i++)
+		assert_int_equal(mh_rop_request_kind(undefined[i]), MH_ROP_KIND_UNDEFINED);
+	assert_int_equal(mh_rop_request_kind(0x11), MH_ROP_KIND_STATEFUL);
+	assert_int_equal(mh_rop_request_kind(0x64), MH_ROP_KIND_STATEFUL);
+	assert_int_equal(mh_rop_request_kind(0x56), MH_ROP_KIND_SKIPPED);
+	assert_int_equal(mh_rop_request_kind(MH_ROP_LOGON), MH_ROP_KIND_DECODED);
+	assert_string_equal(mh_rop_name(0x56), "RopGetPropertyIdsFromNames");
+	/* Nothing is consumed for an id that cannot be walked. */
+	mh_arena a = MH_ARENA_INIT;
+	mh_rop_skip_info si;
+	mh_cursor c;
+	static const uint8_t ids[] = {0xB0, 0x11, MH_ROP_GET_PROPERTIES_ALL};
+	for (size_t i = 0; i < sizeof(ids); i++) {
+		uint8_t buf[] = {ids[i], 0, 0, 0, 0, 0, 0, 0};
+		mh_cursor_init(&c, buf, sizeof(buf), MAPI_E_CORRUPT_DATA);
+		assert_int_equal(mh_rop_request_skip(&c, &a, &si), MAPI_E_NO_SUPPORT);
+		assert_int_equal(c.pos, 0);
+	}
+	mh_arena_free(&a);
+}
+
+static const GUID skip_guid = {0x00020329, 0x0000, 0x0000, {0xC0, 0, 0, 0, 0, 0, 0, 0x46}};
+
+/* The header of a hand-built request. */
+static void skip_head(mh_buf *b, uint8_t id, uint8_t idx0, int idx1)
+{
+	mh_buf_u8(b, id);
+	mh_buf_u8(b, 0x01);
+	mh_buf_u8(b, idx0);
+	if (idx1 >= 0)
+		mh_buf_u8(b, (uint8_t)idx1);
+}
+
+/* Several value types as TaggedPropertyValues, counted (COUNT(2)). */
+static void skip_values(mh_buf *b)
+{
+	static const char *const strs[] = {"a", "bc"};
+	static uint8_t bytes[] = {1, 2, 3};
+	SPropValue v[6];
+	memset(v, 0, sizeof(v));
+	v[0].ulPropTag = PROP_TAG(PT_LONG, 0x0E07);
+	v[0].Value.l = 42;
+	v[1].ulPropTag = PROP_TAG(PT_UNICODE, 0x0037);
+	v[1].Value.lpszW = (char *)(uintptr_t) "Grüße";
+	v[2].ulPropTag = PROP_TAG(PT_BINARY, 0x0FFF);
+	v[2].Value.bin.cb = sizeof(bytes);
+	v[2].Value.bin.lpb = bytes;
+	v[3].ulPropTag = PROP_TAG(PT_SYSTIME, 0x3007);
+	v[3].Value.ft.dwLowDateTime = 1;
+	v[4].ulPropTag = PROP_TAG(PT_MV_UNICODE, 0x8001);
+	v[4].Value.MVszW.cValues = 2;
+	v[4].Value.MVszW.lppszW = (char **)(uintptr_t)strs;
+	v[5].ulPropTag = PROP_TAG(PT_BOOLEAN, 0x0E1B);
+	v[5].Value.b = 1;
+	mh_buf_u16(b, 6);
+	for (size_t i = 0; i < 6; i++)
+		mh_pv_tagged_push(b, MH_PV_ROP, &v[i]);
+}
+
+/* A PropertyName: Kind, GUID, then LID or NameSize + UTF-16LE name. */
+static void skip_name(mh_buf *b, uint8_t kind, const char *name)
+{
+	mh_buf_u8(b, kind);
+	mh_buf_guid(b, &skip_guid);
+	if (kind == 0x00) {
+		mh_buf_u32(b, 0x8501);
+	} else if (kind == 0x01) {
+		size_t at = b->len;
+		mh_buf_u8(b, 0);
+		mh_buf_utf16z(b, name);
+		b->len -= 2; /* Name has no terminator: NameSize counts it exactly */
+		b->data[at] = (uint8_t)(b->len - at - 1);
+	}
+}
+
+static void check_built(mh_buf *b, uint8_t in, bool creates, uint8_t out, uint8_t echo,
+                        uint8_t extra)
+{
+	assert_int_equal(mh_buf_status(b), S_OK);
+	check_skip(b->data, b->len, in, creates, out, echo, extra);
+	mh_buf_free(b);
+}
+
+/* Requests whose length comes from counts, sizes, strings and nested structures. */
+static void test_rop__skip_variable_layouts(void **state)
+{
+	(void)state;
+	mh_buf b = MH_BUF_INIT;
+
+	/* RopGetPropertyIdsFromNames: a LID name, a string name, a Kind 0xFF name. */
+	skip_head(&b, 0x56, 0x03, -1);
+	mh_buf_u8(&b, 0x02);
+	mh_buf_u16(&b, 3);
+	skip_name(&b, 0x00, NULL);
+	skip_name(&b, 0x01, "Keywords");
+	skip_name(&b, 0xFF, NULL);
+	assert_int_equal(b.len, 3 + 1 + 2 + 21 + (18 + 16) + 17);
+	check_built(&b, 0x03, false, 0, 0x03, 0);
+
+	/* RopGetNamesFromPropertyIds: two PropertyIds. */
+	skip_head(&b, 0x55, 0x03, -1);
+	mh_buf_u16(&b, 2);
+	mh_buf_u16(&b, 0x8001);
+	mh_buf_u16(&b, 0x8002);
+	check_built(&b, 0x03, false, 0, 0x03, 0);
+
+	/* RopSetProperties and RopSetPropertiesNoReplicate: PropertyValueSize covers the count
+	 * and the values. */
+	for (uint8_t id = 0x0A; id != 0; id = id == 0x0A ? 0x79 : 0) {
+		skip_head(&b, id, 0x02, -1);
+		size_t at = b.len;
+		mh_buf_u16(&b, 0);
+		skip_values(&b);
+		size_t n = b.len - at - 2;
+		b.data[at] = (uint8_t)n;
+		b.data[at + 1] = (uint8_t)(n >> 8);
+		check_built(&b, 0x02, false, 0, 0x02, 0);
+	}
+
+	/* Walked TaggedPropertyValues: RopSynchronizationImportMessageChange (creates an
+	 * object), RopSynchronizationImportHierarchyChange (two lists), Deletes. */
+	skip_head(&b, 0x72, 0x01, 0x04);
+	mh_buf_u8(&b, 0x00);
+	skip_values(&b);
+	check_built(&b, 0x01, true, 0x04, 0x04, 0);
+	skip_head(&b, 0x73, 0x01, -1);
+	skip_values(&b);
+	skip_values(&b);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x74, 0x01, -1);
+	mh_buf_u8(&b, 0x01);
+	skip_values(&b);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+
+	/* RopRestrict, RopFindRow, RopSetSearchCriteria, RopSynchronizationConfigure: the
+	 * restriction is skipped by RestrictionDataSize. */
+	mh_restriction exist = {RES_EXIST, {.exist = {PROP_TAG(PT_LONG, 0x0E07)}}};
+	mh_restriction kids[2];
+	memset(kids, 0, sizeof(kids));
+	kids[0] = exist;
+	kids[1].rt = RES_PROPERTY;
+	kids[1].u.property.relop = RELOP_EQ;
+	kids[1].u.property.prop_tag = PROP_TAG(PT_UNICODE, 0x001A);
+	kids[1].u.property.prop.ulPropTag = PROP_TAG(PT_UNICODE, 0x001A);
+	kids[1].u.property.prop.Value.lpszW = (char *)(uintptr_t) "IPM.Note";
+	mh_restriction and_ = {RES_AND, {.and_or = {2, kids}}};
+	mh_buf res = MH_BUF_INIT;
+	mh_restriction_push(&res, MH_PV_ROP, &and_);
+	assert_int_equal(mh_buf_status(&res), S_OK);
+	skip_head(&b, 0x14, 0x02, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, (uint16_t)res.len);
+	mh_buf_put(&b, res.data, res.len);
+	check_built(&b, 0x02, false, 0, 0x02, 0);
+	skip_head(&b, 0x4F, 0x02, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, (uint16_t)res.len);
+	mh_buf_put(&b, res.data, res.len);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 4);
+	mh_buf_u32(&b, 0xB00C);
+	check_built(&b, 0x02, false, 0, 0x02, 0);
+	skip_head(&b, 0x30, 0x02, -1);
+	mh_buf_u16(&b, (uint16_t)res.len);
+	mh_buf_put(&b, res.data, res.len);
+	mh_buf_u16(&b, 2);
+	mh_buf_u64(&b, 0x0100000000000001ull);
+	mh_buf_u64(&b, 0x0100000000000002ull);
+	mh_buf_u32(&b, 0x00000002);
+	check_built(&b, 0x02, false, 0, 0x02, 0);
+	skip_head(&b, 0x70, 0x02, 0x03);
+	mh_buf_u8(&b, 0x01);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 0x0000);
+	mh_buf_u16(&b, (uint16_t)res.len);
+	mh_buf_put(&b, res.data, res.len);
+	mh_buf_u32(&b, 0);
+	mh_buf_u16(&b, 1);
+	mh_buf_u32(&b, PR_DISPLAY_NAME_W);
+	check_built(&b, 0x02, true, 0x03, 0x03, 0);
+
+	/* RopRegisterNotification: FolderId and MessageId only when WantWholeStore is 0. */
+	skip_head(&b, 0x29, 0x00, 0x01);
+	mh_buf_u8(&b, 0x04);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x01);
+	assert_int_equal(b.len, 7);
+	check_built(&b, 0x00, true, 0x01, 0x01, 0);
+	skip_head(&b, 0x29, 0x00, 0x01);
+	mh_buf_u8(&b, 0x04);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u64(&b, 0x0100000000000001ull);
+	mh_buf_u64(&b, 0);
+	assert_int_equal(b.len, 23);
+	check_built(&b, 0x00, true, 0x01, 0x01, 0);
+
+	/* RopSetReceiveFolder: FolderId, then an 8-bit MessageClass. */
+	skip_head(&b, 0x26, 0x00, -1);
+	mh_buf_u64(&b, 0x0100000000000001ull);
+	mh_buf_str8z(&b, "IPM.Note");
+	check_built(&b, 0x00, false, 0, 0x00, 0);
+
+	/* RopCreateFolder: names 8-bit or UTF-16LE as UseUnicodeStrings says. */
+	for (uint8_t uni = 0; uni < 2; uni++) {
+		skip_head(&b, 0x1C, 0x01, 0x02);
+		mh_buf_u8(&b, 0x01);
+		mh_buf_u8(&b, uni);
+		mh_buf_u8(&b, 0x00);
+		mh_buf_u8(&b, 0x00);
+		if (uni) {
+			mh_buf_utf16z(&b, "Projects");
+			mh_buf_utf16z(&b, "");
+		} else {
+			mh_buf_str8z(&b, "Projects");
+			mh_buf_str8z(&b, "");
+		}
+		check_built(&b, 0x01, true, 0x02, 0x02, 0);
+	}
+
+	/* RopMoveFolder, RopCopyFolder: SourceHandleIndex is echoed, DestHandleIndex is not. */
+	skip_head(&b, 0x35, 0x01, 0x02);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x01);
+	mh_buf_u64(&b, 0x0100000000000009ull);
+	mh_buf_utf16z(&b, "Moved");
+	check_built(&b, 0x01, false, 0, 0x01, 1);
+	skip_head(&b, 0x36, 0x01, 0x02);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x01);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u64(&b, 0x0100000000000009ull);
+	mh_buf_str8z(&b, "Copy");
+	check_built(&b, 0x01, false, 0, 0x01, 1);
+
+	/* RopMoveCopyMessages, RopDeleteMessages, RopSetReadFlags: MessageId arrays. */
+	skip_head(&b, 0x33, 0x01, 0x02);
+	mh_buf_u16(&b, 2);
+	mh_buf_u64(&b, 1);
+	mh_buf_u64(&b, 2);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x01);
+	check_built(&b, 0x01, false, 0, 0x01, 1);
+	skip_head(&b, 0x1E, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 1);
+	mh_buf_u64(&b, 7);
+	check_built(&b, 0x01, false, 0, 0x01, 1);
+	skip_head(&b, 0x66, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x04);
+	mh_buf_u16(&b, 0);
+	check_built(&b, 0x01, false, 0, 0x01, 1);
+
+	/* RopModifyRecipients: RecipientColumns, then rows sized by RecipientRowSize. */
+	skip_head(&b, 0x0E, 0x01, -1);
+	mh_buf_u16(&b, 2);
+	mh_buf_u32(&b, PR_DISPLAY_NAME_W);
+	mh_buf_u32(&b, PROP_TAG(PT_LONG, 0x0C15));
+	mh_buf_u16(&b, 2);
+	for (uint32_t row = 0; row < 2; row++) {
+		mh_buf_u32(&b, row);
+		mh_buf_u8(&b, 0x01);
+		mh_buf_u16(&b, 5);
+		mh_buf_put(&b, "\x51\x02\x00\x00\x00", 5);
+	}
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+
+	/* RopModifyRules: RuleData values include a condition (PT_SRESTRICT) and actions
+	 * (PT_ACTIONS); RopModifyPermissions: plain values. */
+	skip_head(&b, 0x41, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 1);
+	mh_buf_u8(&b, 0x01); /* ROW_ADD */
+	mh_buf_u16(&b, 3);
+	mh_buf_u32(&b, PROP_TAG(PT_LONG, 0x6677));
+	mh_buf_u32(&b, 10);
+	mh_buf_u32(&b, PROP_TAG(PT_SRESTRICT, 0x6679));
+	mh_buf_put(&b, res.data, res.len);
+	mh_buf_u32(&b, PROP_TAG(PT_ACTIONS, 0x6680));
+	mh_buf_u16(&b, 2);
+	mh_buf_u16(&b, 9);
+	mh_buf_put(&b, "\x0A\x00\x00\x00\x00\x00\x00\x00\x00", 9); /* OP_DELETE */
+	mh_buf_u16(&b, 13);
+	mh_buf_put(&b, "\x06\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00", 13);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x40, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 2);
+	for (int row = 0; row < 2; row++) {
+		mh_buf_u8(&b, 0x01);
+		skip_values(&b);
+	}
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+
+	/* RopFastTransferSourceGetBuffer: MaximumBufferSize only after 0xBABE. */
+	skip_head(&b, 0x4E, 0x01, -1);
+	mh_buf_u16(&b, 0x1000);
+	check_built(&b, 0x01, false, 0, 0x01, 9);
+	skip_head(&b, 0x4E, 0x01, -1);
+	mh_buf_u16(&b, 0xBABE);
+	mh_buf_u16(&b, 0x7000);
+	check_built(&b, 0x01, false, 0, 0x01, 9);
+
+	/* RopQueryNamedProperties: PropertyGuid only when HasGuid. */
+	skip_head(&b, 0x5F, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x00);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x5F, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u8(&b, 0x01);
+	mh_buf_guid(&b, &skip_guid);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+
+	/* Streams and blobs: COUNT(2) and COUNT(4) sizes. */
+	static const struct {
+		uint8_t id;
+		uint8_t extra;
+	} sized[] = {{0x2D, 2}, {0x90, 2}, {0xA3, 4}, {0x54, 9}, {0x9D, 13},
+	             {0x89, 0}, {0x6C, 0}, {0x80, 0}, {0x93, 0}};
+	for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
+		skip_head(&b, sized[i].id, 0x01, -1);
+		mh_buf_u16(&b, 3);
+		mh_buf_put(&b, "xyz", 3);
+		check_built(&b, 0x01, false, 0, 0x01, sized[i].extra);
+	}
+	skip_head(&b, 0x76, 0x01, -1);
+	mh_buf_u32(&b, 4);
+	mh_buf_put(&b, "wxyz", 4);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x78, 0x01, -1);
+	for (uint32_t i = 0; i < 5; i++) {
+		mh_buf_u32(&b, i);
+		mh_buf_zeros(&b, i);
+	}
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x57, 0x01, -1);
+	mh_buf_u16(&b, 2);
+	mh_buf_put(&b, "ab", 2);
+	mh_buf_u16(&b, 1);
+	mh_buf_put(&b, "c", 1);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+
+	/* PropertyTag arrays: DeleteProperties, CopyTo and CopyProperties (source echoed),
+	 * FastTransferSourceCopyTo and CopyProperties (create an object). */
+	skip_head(&b, 0x0B, 0x01, -1);
+	mh_buf_u16(&b, 1);
+	mh_buf_u32(&b, PR_DISPLAY_NAME_W);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x39, 0x01, 0x02);
+	mh_buf_u8(&b, 0);
+	mh_buf_u8(&b, 1);
+	mh_buf_u8(&b, 0);
+	mh_buf_u16(&b, 1);
+	mh_buf_u32(&b, PR_DISPLAY_NAME_W);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x67, 0x01, 0x02);
+	mh_buf_u8(&b, 0);
+	mh_buf_u8(&b, 0);
+	mh_buf_u16(&b, 0);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x4D, 0x01, 0x02);
+	mh_buf_u8(&b, 0);
+	mh_buf_u32(&b, 0);
+	mh_buf_u8(&b, 0);
+	mh_buf_u16(&b, 1);
+	mh_buf_u32(&b, PR_DISPLAY_NAME_W);
+	check_built(&b, 0x01, true, 0x02, 0x02, 0);
+	skip_head(&b, 0x69, 0x01, 0x02);
+	mh_buf_u8(&b, 0);
+	mh_buf_u8(&b, 0);
+	mh_buf_u8(&b, 0);
+	mh_buf_u16(&b, 0);
+	check_built(&b, 0x01, true, 0x02, 0x02, 0);
+	skip_head(&b, 0x4B, 0x01, 0x02);
+	mh_buf_u16(&b, 1);
+	mh_buf_u64(&b, 5);
+	mh_buf_u8(&b, 0);
+	mh_buf_u8(&b, 0);
+	check_built(&b, 0x01, true, 0x02, 0x02, 0);
+
+	/* Strings: RopTransportNewMail, RopOptionsData; a bookmark. */
+	skip_head(&b, 0x51, 0x01, -1);
+	mh_buf_u64(&b, 1);
+	mh_buf_u64(&b, 2);
+	mh_buf_str8z(&b, "IPM.Note");
+	mh_buf_u32(&b, 0);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x6F, 0x01, -1);
+	mh_buf_str8z(&b, "SMTP");
+	mh_buf_u8(&b, 1);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	skip_head(&b, 0x19, 0x01, -1);
+	mh_buf_u16(&b, 4);
+	mh_buf_u32(&b, 0xB00C);
+	mh_buf_u32(&b, 1);
+	mh_buf_u8(&b, 0);
+	check_built(&b, 0x01, false, 0, 0x01, 0);
+	mh_buf_free(&res);
+}
+
+/* Malformed walked requests: what cannot be walked, and what pushes. */
+static void test_rop__skip_errors(void **state)
+{
+	(void)state;
+	mh_arena a = MH_ARENA_INIT;
+	mh_cursor c;
+	mh_rop_skip_info si;
+	mh_rop_request q;
+	mh_buf b = MH_BUF_INIT;
+
+	/* A PropertyName Kind other than 0x00, 0x01, 0xFF. */
+	skip_head(&b, 0x56, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 1);
+	skip_name(&b, 0x02, NULL);
+	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_rop_request_skip(&c, &a, &si), MAPI_E_CORRUPT_DATA);
+	assert_non_null(strstr(mh_error_last()->message, "PropertyName.Kind 0x02 at byte 6"));
+	assert_non_null(strstr(mh_error_last()->message, "RopGetPropertyIdsFromNames at byte 0"));
+	mh_buf_free(&b);
+
+	/* A count larger than the bytes left. */
+	skip_head(&b, 0x1E, 0x01, -1);
+	mh_buf_u16(&b, 0);
+	mh_buf_u16(&b, 0x1000);
+	mh_buf_u64(&b, 1);
+	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_rop_request_skip(&c, &a, &si), MAPI_E_CORRUPT_DATA);
+	assert_non_null(strstr(mh_error_last()->message, "RopDeleteMessages"));
+	mh_buf_free(&b);
+
+	/* A PT_OBJECT value has no ROP encoding: the ROP cannot be walked, nothing is used. */
+	skip_head(&b, 0x74, 0x01, -1);
+	mh_buf_u8(&b, 0x00);
+	mh_buf_u16(&b, 1);
+	mh_buf_u32(&b, PROP_TAG(PT_OBJECT, 0x3701));
+	mh_buf_u32(&b, 0);
+	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_rop_request_skip(&c, &a, &si), MAPI_E_NO_SUPPORT);
+	assert_int_equal(c.pos, 0);
+	assert_int_equal(pull_request1(b.data, b.len, &a, &q, NULL), MAPI_E_NO_SUPPORT);
+	mh_buf_free(&b);
+
+	/* Push writes a walked request only from bytes that walk whole as that ROP. */
+	uint8_t raw[] = {0x7B, 0x00, 0x00, 0xEE};
+	memset(&q, 0, sizeof(q));
+	q.rop_id = 0x7B;
+	mh_rop_request_push(&b, &q); /* no bytes */
+	assert_int_equal(mh_buf_status(&b), MAPI_E_INVALID_PARAMETER);
+	mh_buf_free(&b);
+	q.u.unsupported.raw.lpb = raw;
+	q.u.unsupported.raw.cb = 4; /* one byte too many */
+	mh_rop_request_push(&b, &q);
+	assert_int_equal(mh_buf_status(&b), MAPI_E_INVALID_PARAMETER);
+	mh_buf_free(&b);
+	q.u.unsupported.raw.cb = 2; /* too short */
+	mh_rop_request_push(&b, &q);
+	assert_int_equal(mh_buf_status(&b), MAPI_E_INVALID_PARAMETER);
+	mh_buf_free(&b);
+	q.rop_id = 0x16; /* bytes of another ROP */
+	q.u.unsupported.raw.cb = 3;
+	mh_rop_request_push(&b, &q);
+	assert_int_equal(mh_buf_status(&b), MAPI_E_INVALID_PARAMETER);
+	mh_buf_free(&b);
+	q.rop_id = 0x7B;
+	mh_rop_request_push(&b, &q);
+	assert_int_equal(mh_buf_status(&b), S_OK);
+	assert_bytes(b.data, b.len, raw, 3);
+	mh_buf_free(&b);
+	/* The stateful ones still cannot be pushed. */
+	q.rop_id = 0x11;
+	mh_rop_request_push(&b, &q);
+	assert_int_equal(mh_buf_status(&b), MAPI_E_INVALID_PARAMETER);
+	mh_buf_free(&b);
+	mh_arena_free(&a);
+}
+
+/* A walked ROP between decoded ones: the buffer pull goes on past it. */
+static void test_rop__skip_in_buffer(void **state)
+{
+	(void)state;
+	mh_arena a = MH_ARENA_INIT;
+	mh_rop_request_buffer rb;
+	mh_rop_pull_info info;
+	mh_cursor c;
+	mh_buf b = MH_BUF_INIT;
+	mh_buf_u16(&b, 0);
+	/* RopGetReceiveFolder "" on index 0 (4 bytes at offset 2) */
+	mh_buf_put(&b, "\x27\x00\x00\x00", 4);
+	/* RopGetPropertyIdsFromNames with two names (offset 6) */
+	skip_head(&b, 0x56, 0x00, -1);
+	mh_buf_u8(&b, 0x02);
+	mh_buf_u16(&b, 2);
+	skip_name(&b, 0x00, NULL);
+	skip_name(&b, 0x01, "x-custom");
+	size_t third = b.len;
+	/* RopGetPropertiesSpecific on index 0, one tag */
+	mh_buf_put(&b, "\x07\x00\x00\x00\x00\x00\x00\x01\x00\x1f\x00\x01\x30", 13);
+	size_t rops_end = b.len;
+	b.data[0] = (uint8_t)rops_end;
+	b.data[1] = (uint8_t)(rops_end >> 8);
+	mh_buf_u32(&b, 0x11);
+	mh_buf_u32(&b, 0xFFFFFFFF);
+	assert_int_equal(mh_buf_status(&b), S_OK);
+
+	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_rop_request_buffer_pull(&c, &a, &rb, &info), S_OK);
+	assert_int_equal(rb.count, 3);
+	assert_int_equal(info.index, 3);
+	assert_int_equal(info.offset, rops_end);
+	assert_int_equal(rb.rops[0].rop_id, MH_ROP_GET_RECEIVE_FOLDER);
+	assert_int_equal(rb.rops[1].rop_id, 0x56);
+	assert_bytes(rb.rops[1].u.unsupported.raw.lpb, rb.rops[1].u.unsupported.raw.cb, b.data + 6,
+	             third - 6);
+	assert_int_equal(rb.rops[2].rop_id, MH_ROP_GET_PROPERTIES_SPECIFIC);
+	assert_int_equal(rb.rops[2].u.get_props_specific.tags->cValues, 1);
+	assert_int_equal(rb.rops[2].u.get_props_specific.tags->aulPropTag[0], PR_DISPLAY_NAME_W);
+	assert_int_equal(rb.handle_count, 2);
+	mh_buf out = MH_BUF_INIT;
+	mh_rop_request_buffer_push(&out, &rb);
+	assert_bytes(out.data, out.len, b.data, b.len);
+	mh_buf_free(&out);
+
+	/* Each truncation of the walked ROP inside the buffer fails as corrupt data. */
+	for (size_t cut = 7; cut < third; cut++) {
+		uint8_t *copy = malloc(cut);
+		assert_non_null(copy);
+		memcpy(copy, b.data, cut);
+		copy[0] = (uint8_t)cut;
+		copy[1] = 0;
+		mh_cursor_init(&c, copy, cut, MAPI_E_CORRUPT_DATA);
+		assert_int_equal(mh_rop_request_buffer_pull(&c, &a, &rb, &info),
+		                 MAPI_E_CORRUPT_DATA);
+		assert_non_null(
+		    strstr(mh_error_last()->message, "RopGetPropertyIdsFromNames at byte 6"));
+		free(copy);
+	}
+
+	/* A stateful ROP in the middle still ends the pull there. */
+	b.data[6] = 0x11;
+	mh_cursor_init(&c, b.data, b.len, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_rop_request_buffer_pull(&c, &a, &rb, &info), MAPI_E_NO_SUPPORT);
+	assert_int_equal(rb.count, 1);
+	assert_int_equal(info.index, 1);
+	assert_int_equal(info.offset, 6);
+	assert_int_equal(info.rop_id, 0x11);
+	assert_non_null(strstr(mh_error_last()->message, "RopSetMessageReadFlag"));
+	mh_buf_free(&b);
+	mh_arena_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2199,6 +2927,11 @@ int main(void)
 	    cmocka_unit_test(test_rop__columns_from_callback),
 	    cmocka_unit_test(test_rop__unknown_request_rop),
 	    cmocka_unit_test(test_rop__unknown_response_rop),
+	    cmocka_unit_test(test_rop__skip_fixed_layouts),
+	    cmocka_unit_test(test_rop__skip_kinds),
+	    cmocka_unit_test(test_rop__skip_variable_layouts),
+	    cmocka_unit_test(test_rop__skip_errors),
+	    cmocka_unit_test(test_rop__skip_in_buffer),
 	    cmocka_unit_test(test_rop__framing_errors),
 	    cmocka_unit_test(test_rop__sized_strings),
 	    cmocka_unit_test(test_rop__special_responses),

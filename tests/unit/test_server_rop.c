@@ -1278,6 +1278,194 @@ static void test_server_rop__unknown_and_malformed(void **state)
 	mh_srv_rop_session_free(s);
 }
 
+/* ---- ROPs [MS-OXCROPS] defines and mapihttpd does not serve ------------------------------- */
+
+/* A request from its wire bytes, through the codec (which keeps them for push). */
+static mh_rop_request wire_req(fixture *f, const uint8_t *p, size_t n)
+{
+	mh_cursor c;
+	mh_rop_request q;
+	mh_cursor_init(&c, p, n, MAPI_E_CORRUPT_DATA);
+	assert_int_equal(mh_rop_request_pull(&c, &f->a, &q), S_OK);
+	assert_int_equal(c.pos, n);
+	return q;
+}
+
+/* The next response at *at, through the codec (q: the request it answers). */
+static mh_rop_response next_resp(fixture *f, const call *c, size_t *at, const mh_rop_request *q)
+{
+	mh_cursor cur;
+	mh_rop_response r;
+	mh_rop_response_hint hint = {q, NULL};
+	size_t rops_end = (size_t)(c->bytes[0] | c->bytes[1] << 8);
+	mh_cursor_init(&cur, c->bytes + *at, rops_end - *at, MAPI_E_CORRUPT_DATA);
+	if (mh_rop_response_pull(&cur, &f->a, &hint, &r) != S_OK)
+		fail_msg("response at byte %zu: %s", *at, mh_error_last()->message);
+	*at += cur.pos;
+	return r;
+}
+
+/* The next response at *at is ecNotSupported for id on index, extra zero bytes after it. */
+static void expect_not_supported(const call *c, size_t *at, uint8_t id, uint8_t index, size_t extra)
+{
+	const uint8_t *u = c->bytes + *at;
+	size_t rops_end = (size_t)(c->bytes[0] | c->bytes[1] << 8);
+	assert_true(*at + 6 + extra <= rops_end);
+	assert_int_equal(u[0], id);
+	assert_int_equal(u[1], index);
+	assert_int_equal(u[2] | u[3] << 8 | u[4] << 16 | (uint32_t)u[5] << 24, 0x80040102u);
+	for (size_t i = 0; i < extra; i++)
+		assert_int_equal(u[6 + i], 0);
+	*at += 6 + extra;
+}
+
+static void test_server_rop__unsupported_rops(void **state)
+{
+	fixture *f = *state;
+	mh_srv_rop_session *s = session(f, "bob@contoso.test", "bob@contoso.test", NULL);
+	uint32_t lh;
+	logon(f, s, BOB_DN, &lh);
+
+	/* GetReceiveFolder, GetPropertyIdsFromNames (one string name), GetPropertiesSpecific:
+	 * three answers, the middle one ecNotSupported on its InputHandleIndex. */
+	static const uint8_t names[] = {
+	    0x56, 0x00, 0x00, 0x02, 0x01, 0x00,                   /* Flags, one name */
+	    0x01, 0x29, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, /* Kind 1, GUID ... */
+	    0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46, 0x04, /* ..., NameSize 4 */
+	    0x78, 0x00, 0x79, 0x00};                              /* "xy" */
+	mh_rop_request q[3];
+	q[0] = rop(MH_ROP_GET_RECEIVE_FOLDER, 0, 0, 0);
+	q[0].u.get_receive_folder.message_class = (char *)(uintptr_t) "IPM.Note";
+	q[1] = wire_req(f, names, sizeof(names));
+	q[2] = get_props(0, 0, 1, tags(f, 1, TAG_DISPLAY_NAME));
+	uint32_t h[1] = {lh};
+	size_t len;
+	uint8_t *in = request_bytes(f, q, 3, h, 1, &len);
+	call c = run_bytes(f, s, in, len, NULL, 0, 0x8000);
+	assert_int_equal(c.st, S_OK);
+	assert_int_equal(c.res.error_code, 0);
+	assert_int_equal(c.res.rop_count, 3);
+	size_t at = 2;
+	mh_rop_response r = next_resp(f, &c, &at, &q[0]);
+	assert_int_equal(r.rop_id, MH_ROP_GET_RECEIVE_FOLDER);
+	assert_int_equal(r.return_value, S_OK);
+	assert_int_equal(r.u.get_receive_folder.folder_id, FID_INBOX);
+	expect_not_supported(&c, &at, 0x56, 0x00, 0);
+	r = next_resp(f, &c, &at, &q[2]);
+	assert_int_equal(r.rop_id, MH_ROP_GET_PROPERTIES_SPECIFIC);
+	assert_int_equal(r.return_value, S_OK);
+	assert_string_equal(r.u.get_props_specific.row.lpProps[0].Value.lpszW, "Bob Baker");
+	assert_int_equal(at, (size_t)(c.bytes[0] | c.bytes[1] << 8));
+	assert_int_equal(c.len, at + 4);
+
+	/* An object-creating one (CreateMessage, OutputHandleIndex 2) echoes its output index and
+	 * makes nothing: the handle stays empty and a ROP on it gets ecNullObject. Then the
+	 * failure layouts that carry more than ReturnValue (DeleteMessages: PartialCompletion),
+	 * GetMessageStatus (answered as RopSetMessageStatus) and SaveChangesMessage (echoes its
+	 * ResponseHandleIndex). */
+	static const uint8_t create[] = {0x06, 0x00, 0x01, 0x02, 0xFF, 0x0F, 0x01, 0x00,
+	                                 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00};
+	static const uint8_t del[] = {0x1E, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
+	                              0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0F};
+	static const uint8_t status[] = {0x1F, 0x00, 0x01, 0x01, 0x00, 0x00,
+	                                 0x00, 0x00, 0x00, 0x00, 0x0F};
+	static const uint8_t save[] = {0x0C, 0x00, 0x03, 0x02, 0x0A};
+	mh_rop_request w[7];
+	w[0] = open_folder(0, 0, 1, FID_INBOX);
+	w[1] = wire_req(f, create, sizeof(create));
+	w[2] = get_props(0, 2, 1, tags(f, 1, TAG_SUBJECT));
+	w[3] = wire_req(f, del, sizeof(del));
+	w[4] = wire_req(f, status, sizeof(status));
+	w[5] = wire_req(f, save, sizeof(save));
+	w[6] = get_props(0, 1, 1, tags(f, 1, TAG_DISPLAY_NAME));
+	uint32_t h4[4] = {lh, NONE, NONE, NONE};
+	in = request_bytes(f, w, 7, h4, 4, &len);
+	c = run_bytes(f, s, in, len, NULL, 0, 0x8000);
+	assert_int_equal(c.res.error_code, 0);
+	at = 2;
+	r = next_resp(f, &c, &at, &w[0]);
+	assert_int_equal(r.return_value, S_OK);
+	expect_not_supported(&c, &at, 0x06, 0x02, 0);
+	r = next_resp(f, &c, &at, &w[2]);
+	assert_int_equal(r.rop_id, MH_ROP_GET_PROPERTIES_SPECIFIC);
+	assert_int_equal(r.handle_index, 2);
+	assert_int_equal(r.return_value, ecNullObject);
+	expect_not_supported(&c, &at, 0x1E, 0x01, 1);
+	expect_not_supported(&c, &at, 0x20, 0x01, 0);
+	expect_not_supported(&c, &at, 0x0C, 0x03, 0);
+	r = next_resp(f, &c, &at, &w[6]);
+	assert_int_equal(r.return_value, S_OK);
+	assert_string_equal(r.u.get_props_specific.row.lpProps[0].Value.lpszW, "Inbox");
+	size_t rops_end = (size_t)(c.bytes[0] | c.bytes[1] << 8);
+	assert_int_equal(at, rops_end);
+	const uint8_t *ht = c.bytes + rops_end;
+	assert_int_equal(ht[8] | ht[9] << 8 | ht[10] << 16 | (uint32_t)ht[11] << 24, NONE);
+	assert_int_equal(mh_srv_rop_session_objects(s), 2); /* the logon and the Inbox */
+
+	/* No room for the 22-byte CopyToStream answer (ReadByteCount, WrittenByteCount after
+	 * ReturnValue), room for RopBufferTooSmall with its 12-byte request: handed back. */
+	static const uint8_t copy_stream[] = {0x3A, 0x00, 0x00, 0x00, 0x10, 0x00,
+	                                      0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+	mh_rop_request two[2] = {q[0], wire_req(f, copy_stream, sizeof(copy_stream))};
+	in = request_bytes(f, two, 2, h, 1, &len);
+	c = run_bytes(f, s, in, len, NULL, 0, 0x8000);
+	at = 2;
+	next_resp(f, &c, &at, &two[0]);
+	expect_not_supported(&c, &at, 0x3A, 0x00, 16);
+	size_t first = at - 2 - 22;
+	size_t max_out = 2 + first + 3 + sizeof(copy_stream) + 4;
+	c = run_bytes(f, s, in, len, NULL, 0, max_out);
+	assert_int_equal(c.res.error_code, 0);
+	assert_int_equal(c.len, max_out);
+	at = 2;
+	r = next_resp(f, &c, &at, &two[0]);
+	assert_int_equal(r.return_value, S_OK);
+	r = next_resp(f, &c, &at, NULL);
+	assert_int_equal(r.rop_id, MH_ROP_BUFFER_TOO_SMALL);
+	assert_int_equal(r.u.buffer_too_small.size_needed, 2 + 22 + 4);
+	assert_int_equal(r.u.buffer_too_small.request_buffers.cb, sizeof(copy_stream));
+	assert_memory_equal(r.u.buffer_too_small.request_buffers.lpb, copy_stream,
+	                    sizeof(copy_stream));
+	/* One byte less: not even that fits. */
+	c = run_bytes(f, s, in, len, NULL, 0, max_out - 1);
+	assert_int_equal(c.res.error_code, 0x47D);
+	assert_int_equal(c.len, 0);
+
+	/* An undefined RopId after a walked one still ends the run, as does a ROP whose length
+	 * depends on the logon (RopSetMessageReadFlag): nothing after either is answered. */
+	uint8_t tail[64];
+	size_t n = 0;
+	tail[n++] = 0; /* RopSize, patched below */
+	tail[n++] = 0;
+	memcpy(tail + n, save, sizeof(save));
+	n += sizeof(save);
+	const uint8_t undefined[] = {0xB0, 0x00, 0x00, 0x27, 0x00, 0x00, 0x00};
+	memcpy(tail + n, undefined, sizeof(undefined));
+	n += sizeof(undefined);
+	tail[0] = (uint8_t)n;
+	memcpy(tail + n, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16);
+	memcpy(tail + n, &lh, 4);
+	c = run_bytes(f, s, tail, n + 16, NULL, 0, 0x8000);
+	assert_int_equal(c.res.error_code, 0);
+	assert_int_equal(c.res.rop_count, 2);
+	at = 2;
+	expect_not_supported(&c, &at, 0x0C, 0x03, 0);
+	expect_not_supported(&c, &at, 0xB0, 0x00, 0);
+	assert_int_equal(at, (size_t)(c.bytes[0] | c.bytes[1] << 8));
+	const uint8_t readflag[] = {0x11, 0x00, 0x02, 0x00, 0x01, 0x27, 0x00, 0x00, 0x00};
+	n = 2;
+	memcpy(tail + n, readflag, sizeof(readflag));
+	n += sizeof(readflag);
+	tail[0] = (uint8_t)n;
+	memcpy(tail + n, &lh, 4);
+	c = run_bytes(f, s, tail, n + 4, NULL, 0, 0x8000);
+	assert_int_equal(c.res.rop_count, 1);
+	at = 2;
+	expect_not_supported(&c, &at, 0x11, 0x02, 0);
+	assert_int_equal(at, (size_t)(c.bytes[0] | c.bytes[1] << 8));
+	mh_srv_rop_session_free(s);
+}
+
 static void test_server_rop__faults(void **state)
 {
 	fixture *f = *state;
@@ -1362,6 +1550,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_server_rop__store_rops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_rop__strings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_rop__buffer_too_small, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_rop__unsupported_rops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_rop__unknown_and_malformed, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_server_rop__faults, setup, teardown),
