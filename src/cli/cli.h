@@ -15,6 +15,9 @@
 #include <jansson.h>
 
 #include "mapihttp.h"
+#include "autodiscover/discover.h"
+#include "mapihttp/sys/transport.h"
+#include "transport/loop.h"
 #include "util/diag.h"
 
 /* Exit statuses: 2 is reserved for command lines the tool cannot run. */
@@ -28,10 +31,12 @@
  */
 int mh_cli_entryid_main(int argc, char **argv);
 int mh_cli_demo_main(int argc, char **argv);
+int mh_cli_discover_main(int argc, char **argv);
 
 /* Help texts, written to out; `mapihttp help <cmd>` and `<cmd> --help` share them. */
 void mh_cli_entryid_help(FILE *out);
 void mh_cli_demo_help(FILE *out);
+void mh_cli_discover_help(FILE *out);
 
 /*
  * The inputs of a store EntryID as CreateStoreEntryID2 reads them. NULL
@@ -50,6 +55,90 @@ typedef struct mh_cli_store_spec {
  * PR_FORCE_USE_ENTRYID_SERVER = true. Free *props with MAPIFreeBuffer.
  */
 mh_status mh_cli_store_props(SPropValue **props, uint32_t *count, const mh_cli_store_spec *spec);
+
+/* ---- identity and connection options (every network subcommand) ----------------- */
+
+/*
+ * Who the tool is and how it connects, from the shared options of mapihttp(1) and the
+ * MAPIHTTP_USER, MAPIHTTP_PASSWORD and MAPIHTTP_TOKEN variables. The secret never comes
+ * from argv.
+ */
+typedef struct mh_cli_identity {
+	const char *user;                /* --user, else MAPIHTTP_USER; NULL when neither */
+	mh_transport_auth_scheme scheme; /* --auth, else bearer with a token, else basic */
+	const char *autodiscover_url;    /* --autodiscover-url; NULL: the candidate search */
+	bool allow_http;                 /* autodiscover_url is http:// (warned about) */
+	const char *cacert;              /* --cacert */
+	bool insecure;                   /* --insecure (warned about) */
+	bool json;                       /* --json */
+	bool verbose;                    /* -v */
+	uint32_t timeout_ms;             /* --timeout; never 0 */
+	/* The password or token: malloc()ed, wiped and freed by mh_cli_identity_free. */
+	char *secret;
+	size_t secret_len;
+} mh_cli_identity;
+
+/* --timeout when it is not given. */
+#define MH_CLI_DEFAULT_TIMEOUT_S 60u
+
+/* Returned by the parser and option callbacks: go on with the command. */
+#define MH_CLI_CONTINUE (-1)
+
+/* What a subcommand adds to the shared options. */
+typedef struct mh_cli_command {
+	const char *name;      /* "discover": for "mapihttp discover: ..." */
+	const char *help_name; /* the help to point at ("discover") */
+	void (*help)(FILE *out);
+	/* The command's own long options, {NULL} terminated (may be NULL); values 256..999. */
+	const struct option *longopts;
+	/*
+	 * Called for each of them with getopt's value and optarg: MH_CLI_CONTINUE, or an exit
+	 * status that stops the command (mh_cli_usage's, say).
+	 */
+	int (*on_option)(void *ud, int opt, const char *arg);
+	void *ud;
+} mh_cli_command;
+
+/*
+ * Parses argv (argv[0] is the subcommand) with the shared options and cmd's, reads the
+ * password or token (--password-file, --token-file, MAPIHTTP_PASSWORD, MAPIHTTP_TOKEN;
+ * a variable is removed from the environment once read) and checks that the chosen
+ * --auth has what it needs. Long options must be spelled in full, so that no word such as
+ * --password is ever taken for one of them. Prints the --insecure and plain-HTTP warnings.
+ *
+ * Returns MH_CLI_CONTINUE with *first_arg the index of the first operand, or an exit
+ * status: MH_CLI_EXIT_OK after --help, MH_CLI_EXIT_USAGE (the message printed, id holds no
+ * secret), or a status of cmd->on_option. *id is overwritten; free it with
+ * mh_cli_identity_free in every case.
+ */
+int mh_cli_identity_parse(mh_cli_identity *id, const mh_cli_command *cmd, int argc, char **argv,
+                          int *first_arg);
+
+/* Wipes (explicit_bzero) and frees the secret; the other members stay. NULL is a no-op. */
+void mh_cli_identity_free(mh_cli_identity *id);
+
+/* The credentials to hand to the library; they point into id. */
+mh_transport_auth mh_cli_identity_auth(const mh_cli_identity *id);
+
+/* Autodiscover options from id: credentials, the explicit URL, allow_http, timeouts. */
+void mh_cli_identity_discover_options(const mh_cli_identity *id, mh_ad_discover_options *o);
+
+/*
+ * The libcurl transport (--cacert, --insecure), wrapped with -v so that each request's
+ * method, URL (without user information) and outcome is a line on stderr, and a loop on
+ * it. Free with mh_loop_free(*loop), then mh_transport_free(*t). MAPI_E_NOT_ENOUGH_MEMORY
+ * and the statuses of mh_transport_curl_new and mh_loop_new.
+ */
+mh_status mh_cli_identity_connect(const mh_cli_identity *id, mh_transport **t, mh_loop **loop);
+
+/* "basic", "bearer", "ntlm", "negotiate" ("none" for MH_AUTH_NONE). */
+const char *mh_cli_auth_name(mh_transport_auth_scheme scheme);
+
+/* With -v, writes "mapihttp: <message>" to stderr. Never give it a secret. */
+void mh_cli_verbose(const mh_cli_identity *id, const char *fmt, ...) MH_PRINTF(2, 3);
+
+/* The shared options' help lines, as each network subcommand's --help ends. */
+void mh_cli_identity_help(FILE *out);
 
 /* ---- errors ------------------------------------------------------------------- */
 

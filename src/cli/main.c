@@ -20,6 +20,8 @@ static const command commands[] = {
      mh_cli_entryid_help},
     {"demo", "show offline why MAPI/HTTP needs a version 3 store EntryID", mh_cli_demo_main,
      mh_cli_demo_help},
+    {"discover", "Autodiscover an address: its endpoints and alternative mailboxes",
+     mh_cli_discover_main, mh_cli_discover_help},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
