@@ -980,6 +980,26 @@ mh_status mh_srv_store_recipient_by_id(mh_srv_store *st, mh_arena *arena, int64_
 	return ms;
 }
 
+/*
+ * Room for element n of list (cap allocated, size bytes each): the same list while n < *cap,
+ * else a copy with twice the room (first elements the first time) in the arena. NULL with *ms
+ * set when the arena refuses.
+ */
+static void *grow(mh_arena *a, void *list, size_t n, size_t *cap, size_t size, size_t first,
+                  mh_status *ms)
+{
+	if (n < *cap)
+		return list;
+	size_t c = *cap ? *cap * 2 : first;
+	void *bigger = NULL;
+	if ((*ms = mh_arena_array(a, c, size, &bigger)) != S_OK)
+		return NULL;
+	if (n > 0)
+		memcpy(bigger, list, n * size);
+	*cap = c;
+	return bigger;
+}
+
 mh_status mh_srv_store_recipients(mh_srv_store *st, mh_arena *arena, mh_srv_recipient **out,
                                   size_t *count)
 {
@@ -994,16 +1014,8 @@ mh_status mh_srv_store_recipients(mh_srv_store *st, mh_arena *arena, mh_srv_reci
 	if ((ms = need_org(st)) != S_OK || (ms = query(st, Q_RCPT_ALL, &s)) != S_OK)
 		goto out;
 	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			mh_srv_recipient *bigger;
-			cap = cap ? cap * 2 : 16;
-			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
-			    S_OK)
-				break;
-			if (n > 0)
-				memcpy(bigger, list, n * sizeof(*list));
-			list = bigger;
-		}
+		if (n == cap && (list = grow(arena, list, n, &cap, sizeof(*list), 16, &ms)) == NULL)
+			break;
 		ms = read_recipient(arena, s, 0, &list[n++]);
 	}
 	if (ms == S_OK && rc != SQLITE_DONE)
@@ -1164,16 +1176,8 @@ mh_status mh_srv_store_automapped(mh_srv_store *st, mh_arena *arena, int64_t pri
 		goto out;
 	sqlite3_bind_int64(s, 1, principal);
 	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			mh_srv_mailbox *bigger;
-			cap = cap ? cap * 2 : 8;
-			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
-			    S_OK)
-				break;
-			if (n > 0)
-				memcpy(bigger, list, n * sizeof(*list));
-			list = bigger;
-		}
+		if (n == cap && (list = grow(arena, list, n, &cap, sizeof(*list), 8, &ms)) == NULL)
+			break;
 		ms = read_mailbox(st, arena, s, &list[n++]);
 	}
 	if (ms == S_OK && rc != SQLITE_DONE)
@@ -1361,16 +1365,8 @@ mh_status mh_srv_store_folders(mh_srv_store *st, mh_arena *arena, int64_t mailbo
 		goto out;
 	sqlite3_bind_int64(s, 1, mailbox_id);
 	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			mh_srv_folder *bigger;
-			cap = cap ? cap * 2 : 32;
-			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
-			    S_OK)
-				break;
-			if (n > 0)
-				memcpy(bigger, list, n * sizeof(*list));
-			list = bigger;
-		}
+		if (n == cap && (list = grow(arena, list, n, &cap, sizeof(*list), 32, &ms)) == NULL)
+			break;
 		ms = read_folder(arena, s, &list[n++]);
 	}
 	if (ms == S_OK && rc != SQLITE_DONE)
@@ -1433,15 +1429,8 @@ static mh_status read_message_parts(mh_srv_store *st, mh_arena *a, mh_srv_messag
 			return ms;
 		sqlite3_bind_int64(s, 1, m->id);
 		while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-			if (n == cap) {
-				void *bigger;
-				cap = cap ? cap * 2 : 4;
-				if ((ms = mh_arena_array(a, cap, size, &bigger)) != S_OK)
-					break;
-				if (n > 0)
-					memcpy(bigger, list, n * size);
-				list = bigger;
-			}
+			if (n == cap && (list = grow(a, list, n, &cap, size, 4, &ms)) == NULL)
+				break;
 			if (k == 0) {
 				mh_srv_msg_recipient *r = (mh_srv_msg_recipient *)list + n;
 				r->type = sqlite3_column_int(s, 0);
@@ -1521,16 +1510,8 @@ mh_status mh_srv_store_messages(mh_srv_store *st, mh_arena *arena, int64_t folde
 		goto out;
 	sqlite3_bind_int64(s, 1, folder_id);
 	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			mh_srv_message *bigger;
-			cap = cap ? cap * 2 : 16;
-			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
-			    S_OK)
-				break;
-			if (n > 0)
-				memcpy(bigger, list, n * sizeof(*list));
-			list = bigger;
-		}
+		if (n == cap && (list = grow(arena, list, n, &cap, sizeof(*list), 16, &ms)) == NULL)
+			break;
 		ms = read_message(arena, s, &list[n++]);
 	}
 	if (ms == S_OK && rc != SQLITE_DONE)
@@ -1690,16 +1671,8 @@ mh_status mh_srv_store_folder_permissions(mh_srv_store *st, mh_arena *arena, int
 		goto out;
 	sqlite3_bind_int64(s, 1, folder_id);
 	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			mh_srv_permission *bigger;
-			cap = cap ? cap * 2 : 8;
-			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
-			    S_OK)
-				break;
-			if (n > 0)
-				memcpy(bigger, list, n * sizeof(*list));
-			list = bigger;
-		}
+		if (n == cap && (list = grow(arena, list, n, &cap, sizeof(*list), 8, &ms)) == NULL)
+			break;
 		mh_srv_permission *p = &list[n++];
 		memset(p, 0, sizeof(*p));
 		p->rights = (uint32_t)sqlite3_column_int64(s, 1);
@@ -1735,16 +1708,8 @@ mh_status mh_srv_store_message_mids(mh_srv_store *st, mh_arena *arena, int64_t f
 		goto out;
 	sqlite3_bind_int64(s, 1, folder_id);
 	while (ms == S_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			uint64_t *bigger;
-			cap = cap ? cap * 2 : 32;
-			if ((ms = mh_arena_array(arena, cap, sizeof(*list), (void **)&bigger)) !=
-			    S_OK)
-				break;
-			if (n > 0)
-				memcpy(bigger, list, n * sizeof(*list));
-			list = bigger;
-		}
+		if (n == cap && (list = grow(arena, list, n, &cap, sizeof(*list), 32, &ms)) == NULL)
+			break;
 		list[n++] = mh_id_make(MH_SRV_REPLID, (uint64_t)sqlite3_column_int64(s, 0));
 	}
 	if (ms == S_OK && rc != SQLITE_DONE)
