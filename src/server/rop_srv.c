@@ -1162,13 +1162,18 @@ static mh_status rop_get_table(exec *x, const mh_rop_request *q, mh_rop_response
 	return S_OK;
 }
 
-/* Looks up the table at the input index. */
-static mh_status get_table(exec *x, const mh_rop_request *q, srv_obj **t)
+/* Looks up the object at the input index, which must be of this kind (else ecNotSupported). */
+static mh_status get_obj_of(exec *x, const mh_rop_request *q, obj_kind kind, srv_obj **o)
 {
-	mh_status rv = get_obj(x, q, t);
-	if (rv == S_OK && (*t)->kind != OBJ_TABLE)
+	mh_status rv = get_obj(x, q, o);
+	if (rv == S_OK && (*o)->kind != kind)
 		rv = ecNotSupported;
 	return rv;
+}
+
+static mh_status get_table(exec *x, const mh_rop_request *q, srv_obj **t)
+{
+	return get_obj_of(x, q, OBJ_TABLE, t);
 }
 
 static mh_status rop_set_columns(exec *x, const mh_rop_request *q, mh_rop_response *r)
@@ -2049,10 +2054,7 @@ static mh_status rop_read_recipients(exec *x, const mh_rop_request *q, mh_rop_re
 
 static mh_status get_logon_obj(exec *x, const mh_rop_request *q, srv_obj **o)
 {
-	mh_status rv = get_obj(x, q, o);
-	if (rv == S_OK && (*o)->kind != OBJ_LOGON)
-		rv = ecNotSupported;
-	return rv;
+	return get_obj_of(x, q, OBJ_LOGON, o);
 }
 
 /*
