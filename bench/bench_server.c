@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,11 +15,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "mapihttpd_proc.h"
 
 #include "codec/emsmdb.h"
 #include "codec/mapihttp.h"
@@ -31,8 +31,6 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/cursor.h"
-
-extern char **environ;
 
 #define USERS         64u
 #define MESSAGES      20u
@@ -52,15 +50,13 @@ typedef struct options {
 
 /* One mailbox of the generated organisation, as a client addresses it. */
 typedef struct target {
-	char url[512];
+	char url[640]; /* the server's base URL (up to 511 bytes) and the path */
 	char essdn[320];
 } target;
 
 typedef struct bench {
 	options opt;
-	pid_t pid;
-	FILE *server_out;
-	char base[256];
+	mh_test_server srv;
 	char svc_dn[320];
 	target targets[USERS];
 } bench;
@@ -92,59 +88,27 @@ static double now(void)
 
 static int server_start(bench *b)
 {
-	int fds[2];
-	posix_spawn_file_actions_t fa;
 	char generate[32], limit[16];
 	snprintf(generate, sizeof(generate), "%u,%u", USERS, MESSAGES);
 	/* Room for the RSS contexts, which stay open, and the busiest Execute figure. */
 	snprintf(limit, sizeof(limit), "%u", b->opt.rss_contexts + 1000u);
-	char *argv[] = {(char *)(uintptr_t)b->opt.server,
-	                "--listen",
-	                "127.0.0.1:0",
-	                "--generate",
-	                generate,
-	                "--quiet",
-	                "--max-contexts-per-user",
-	                limit,
-	                NULL};
-	if (pipe(fds) != 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	int rc = posix_spawn(&b->pid, b->opt.server, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	if (rc != 0) {
-		close(fds[0]);
-		fprintf(stderr, "bench_server: cannot start %s: %s\n", b->opt.server, strerror(rc));
-		return -1;
-	}
-	b->server_out = fdopen(fds[0], "r");
-	char line[512];
-	if (b->server_out == NULL || fgets(line, sizeof(line), b->server_out) == NULL) {
-		fprintf(stderr, "bench_server: %s printed no URL\n", b->opt.server);
-		return -1;
-	}
-	const char *url = strstr(line, "http://");
-	if (url == NULL) {
-		fprintf(stderr, "bench_server: unexpected first line: %s", line);
-		return -1;
-	}
-	snprintf(b->base, sizeof(b->base), "%.*s", (int)strcspn(url, " \r\n"), url);
-	return 0;
+	const char *const extra[] = {"--generate", generate, "--quiet", "--max-contexts-per-user",
+	                             limit,        NULL};
+	return mh_test_server_start(&b->srv, b->opt.server, extra);
 }
 
 static void server_stop(bench *b)
 {
-	if (b->pid > 0) {
-		kill(b->pid, SIGTERM);
-		waitpid(b->pid, NULL, 0);
-		b->pid = 0;
+	if (b->srv.pid <= 0)
+		return; /* it did not start; mh_test_server_start said why */
+	int st = mh_test_server_stop(&b->srv, SIGTERM);
+	if (st != 0) {
+		char *log = mh_test_slurp_file(b->srv.err_path);
+		fprintf(stderr, "bench_server: mapihttpd exited with %d; its stderr:\n%s\n", st,
+		        log != NULL ? log : "");
+		free(log);
 	}
-	if (b->server_out != NULL)
-		fclose(b->server_out);
-	b->server_out = NULL;
+	mh_test_server_cleanup(&b->srv);
 }
 
 /* A "VmHWM:" or "VmRSS:" figure of the server, in KiB; 0 when unreadable. */
@@ -153,7 +117,7 @@ static unsigned long server_kib(const bench *b, const char *field)
 	char path[64], line[256];
 	unsigned long v = 0;
 	size_t n = strlen(field);
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)b->pid);
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)b->srv.pid);
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return 0;
@@ -186,7 +150,7 @@ static int load_targets(bench *b)
 		    mh_srv_store_mailbox_of(st, &a, r.id, MH_SRV_MAILBOX_PRIMARY, &m) != S_OK)
 			goto out;
 		snprintf(b->targets[i].url, sizeof(b->targets[i].url),
-		         "%s/mapi/emsmdb/?MailboxId=%s", b->base, m.mailbox_id);
+		         "%s/mapi/emsmdb/?MailboxId=%s", b->srv.url, m.mailbox_id);
 		snprintf(b->targets[i].essdn, sizeof(b->targets[i].essdn), "%s", m.legacy_dn);
 	}
 	rc = 0;

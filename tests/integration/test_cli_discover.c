@@ -2,12 +2,8 @@
  * Runs the built mapihttp tool (MH_CLI_PATH) against the sample mapihttpd (MH_SERVER_PATH):
  * `discover` as text and JSON, the shared identity options, and that a secret never shows.
  */
-#define _DEFAULT_SOURCE /* mkdtemp */
-
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +19,8 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+
+#include "mapihttpd_proc.h"
 
 #ifndef MH_CLI_PATH
 #error "MH_CLI_PATH must name the mapihttp binary"
@@ -46,64 +44,18 @@
 extern char **environ;
 
 typedef struct fixture {
-	pid_t server;
-	char ad_url[600]; /* <base>/autodiscover/autodiscover.xml */
-	char dir[256];    /* temporary files */
+	mh_test_server server; /* its directory holds the temporary files too */
+	char ad_url[600];      /* <base>/autodiscover/autodiscover.xml */
 } fixture;
 
 /* ---- the server ------------------------------------------------------------------------- */
-
-static bool read_line(int fd, char *line, size_t cap)
-{
-	size_t n = 0;
-	time_t until = time(NULL) + 20;
-	while (n + 1 < cap && time(NULL) < until) {
-		struct pollfd p = {fd, POLLIN, 0};
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		char ch;
-		if (read(fd, &ch, 1) != 1)
-			return false;
-		if (ch == '\n') {
-			line[n] = '\0';
-			return true;
-		}
-		line[n++] = ch;
-	}
-	return false;
-}
 
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	const char *t = getenv("TMPDIR");
-	snprintf(f->dir, sizeof(f->dir), "%s/mh_cli_discover_XXXXXX", t != NULL ? t : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
-
-	int pipefd[2];
-	assert_int_equal(pipe(pipefd), 0);
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1), 0);
-	assert_int_equal(posix_spawn_file_actions_addclose(&fa, pipefd[0]), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0), 0);
-	char *argv[] = {strdup(MH_SERVER_PATH), strdup("--sample"), strdup("--listen"),
-	                strdup("127.0.0.1:0"), NULL};
-	assert_int_equal(posix_spawn(&f->server, MH_SERVER_PATH, &fa, NULL, argv, environ), 0);
-	for (size_t i = 0; argv[i] != NULL; i++)
-		free(argv[i]);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-
-	char line[512];
-	assert_true(read_line(pipefd[0], line, sizeof(line)));
-	close(pipefd[0]);
-	static const char prefix[] = "mapihttpd: listening on ";
-	assert_int_equal(strncmp(line, prefix, sizeof(prefix) - 1), 0);
-	snprintf(f->ad_url, sizeof(f->ad_url), "%s/autodiscover/autodiscover.xml",
-	         line + sizeof(prefix) - 1);
+	assert_int_equal(mh_test_server_start(&f->server, MH_SERVER_PATH, NULL), 0);
+	snprintf(f->ad_url, sizeof(f->ad_url), "%s/autodiscover/autodiscover.xml", f->server.url);
 	*state = f;
 	return 0;
 }
@@ -111,72 +63,27 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	kill(f->server, SIGTERM);
-	int status;
-	waitpid(f->server, &status, 0);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", f->dir);
+	mh_test_server_stop(&f->server, SIGTERM);
+	mh_test_server_cleanup(&f->server);
 	free(f);
 	return 0;
 }
 
 /* ---- running the tool ------------------------------------------------------------------- */
 
-typedef struct run_result {
-	int status;
-	char *out;
-	char *err;
-} run_result;
-
-static int temp_fd(const fixture *f)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/io_XXXXXX", f->dir);
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
-static char *slurp_fd(int fd)
-{
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	char *buf = malloc((size_t)st.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	return buf;
-}
-
 /*
  * Runs mapihttp with args and an environment of this process's minus every MAPIHTTP_*
  * variable, plus env (NULL-terminated "NAME=value" strings, may be NULL).
  */
-static run_result run_tool(const fixture *f, const char *const *env, const char *const *args)
+static mh_test_run_result run_tool(const char *const *env, const char *const *args)
 {
-	size_t n = 0, ne = 0, nenv = 0;
-	while (args[n] != NULL)
-		n++;
+	size_t ne = 0, nenv = 0;
 	while (env != NULL && env[ne] != NULL)
 		ne++;
 	while (environ[nenv] != NULL)
 		nenv++;
-	char **argv = calloc(n + 2, sizeof(*argv));
 	char **envp = calloc(nenv + ne + 1, sizeof(*envp));
-	assert_non_null(argv);
 	assert_non_null(envp);
-	argv[0] = strdup(MH_CLI_PATH);
-	for (size_t i = 0; i < n; i++)
-		argv[i + 1] = strdup(args[i]);
 	size_t k = 0;
 	for (size_t i = 0; i < nenv; i++)
 		if (strncmp(environ[i], "MAPIHTTP_", 9) != 0)
@@ -184,49 +91,23 @@ static run_result run_tool(const fixture *f, const char *const *env, const char 
 	for (size_t i = 0; i < ne; i++)
 		envp[k++] = strdup(env[i]);
 
-	int out = temp_fd(f), err = temp_fd(f);
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out, 1), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err, 2), 0);
-	pid_t pid;
-	assert_int_equal(posix_spawn(&pid, MH_CLI_PATH, &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	int wstatus;
-	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-
-	run_result r;
-	r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-	r.out = slurp_fd(out);
-	r.err = slurp_fd(err);
-	close(out);
-	close(err);
-	for (size_t i = 0; i <= n; i++)
-		free(argv[i]);
-	free(argv);
+	mh_test_run_result r;
+	assert_int_equal(mh_test_run(&r, MH_CLI_PATH, args, envp, NULL), 0);
 	for (size_t i = 0; i < k; i++)
 		free(envp[i]);
 	free(envp);
 	return r;
 }
 
-#define ENV(...)         ((const char *const[]){__VA_ARGS__, NULL})
-#define RUN(f, env, ...) run_tool(f, env, (const char *const[]){__VA_ARGS__, NULL})
-#define PASSWORD_ENV     ENV("MAPIHTTP_PASSWORD=" SVC_PASS)
-#define DISCOVER(f, env, ...) \
-	RUN(f, env, "discover", "--autodiscover-url", (f)->ad_url, __VA_ARGS__)
-
-static void run_free(run_result *r)
-{
-	free(r->out);
-	free(r->err);
-}
+#define ENV(...)              ((const char *const[]){__VA_ARGS__, NULL})
+#define RUN(env, ...)         run_tool(env, (const char *const[]){__VA_ARGS__, NULL})
+#define PASSWORD_ENV          ENV("MAPIHTTP_PASSWORD=" SVC_PASS)
+#define DISCOVER(f, env, ...) RUN(env, "discover", "--autodiscover-url", (f)->ad_url, __VA_ARGS__)
 
 static const char plain_http_warning[] = "mapihttp: warning: --autodiscover-url is plain HTTP: "
                                          "credentials and answers travel unencrypted\n";
 
-static void assert_success(const run_result *r)
+static void assert_success(const mh_test_run_result *r)
 {
 	if (r->status != 0)
 		print_error("exit %d, stderr: %s\n", r->status, r->err);
@@ -235,7 +116,7 @@ static void assert_success(const run_result *r)
 }
 
 /* Exit 1, nothing on stdout, the last stderr line "<STATUS>: <detail>". */
-static void assert_error(const run_result *r, const char *status_name)
+static void assert_error(const mh_test_run_result *r, const char *status_name)
 {
 	if (r->status != 1)
 		print_error("exit %d, stderr: %s\n", r->status, r->err);
@@ -255,7 +136,7 @@ static void assert_error(const run_result *r, const char *status_name)
 }
 
 /* Exit 2, nothing on stdout, "mapihttp discover: ..." then the help hint as the last line. */
-static void assert_usage(const run_result *r, const char *needle)
+static void assert_usage(const mh_test_run_result *r, const char *needle)
 {
 	if (r->status != 2)
 		print_error("exit %d, stderr: %s\n", r->status, r->err);
@@ -273,7 +154,7 @@ static void assert_usage(const run_result *r, const char *needle)
 		assert_non_null(strstr(line, needle));
 }
 
-static void assert_absent(const run_result *r, const char *secret)
+static void assert_absent(const mh_test_run_result *r, const char *secret)
 {
 	if (strstr(r->out, secret) != NULL || strstr(r->err, secret) != NULL)
 		print_error("secret shown: stdout %s stderr %s\n", r->out, r->err);
@@ -316,9 +197,9 @@ static void assert_text_value(const char *text, const char *name, const char *wa
 
 static char *write_file(const fixture *f, const char *name, const char *content, mode_t mode)
 {
-	char *path = malloc(strlen(f->dir) + strlen(name) + 2);
+	char *path = malloc(strlen(f->server.dir) + strlen(name) + 2);
 	assert_non_null(path);
-	sprintf(path, "%s/%s", f->dir, name);
+	sprintf(path, "%s/%s", f->server.dir, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
@@ -332,7 +213,7 @@ static char *write_file(const fixture *f, const char *name, const char *content,
 static void test_cli_discover__text_bob(void **state)
 {
 	fixture *f = *state;
-	run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "bob@contoso.test");
+	mh_test_run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "bob@contoso.test");
 	assert_success(&r);
 	assert_string_equal(r.err, plain_http_warning);
 	assert_text_value(r.out, "display_name", "Bob Baker");
@@ -359,7 +240,7 @@ static void test_cli_discover__text_bob(void **state)
 	assert_non_null(strstr(r.out, ARCH_GUID));
 	/* Values are aligned one space after the longest name of their block. */
 	assert_non_null(strstr(r.out, "\nhops:            0\n"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static json_t *parse_json(const char *text)
@@ -383,7 +264,8 @@ static const char *jstr(const json_t *obj, const char *key)
 static void test_cli_discover__json_bob(void **state)
 {
 	fixture *f = *state;
-	run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--json", "bob@contoso.test");
+	mh_test_run_result r =
+	    DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--json", "bob@contoso.test");
 	assert_success(&r);
 	json_t *j = parse_json(r.out);
 	static const char *const keys[] = {"display_name",  "legacy_dn",       "smtp_address",
@@ -427,14 +309,14 @@ static void test_cli_discover__json_bob(void **state)
 		assert_non_null(jstr(a, "legacy_dn"));
 	}
 	json_decref(j);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_discover__self_delegates(void **state)
 {
 	fixture *f = *state;
 	/* No EMAIL: the identity itself; the user comes from MAPIHTTP_USER. */
-	run_result r =
+	mh_test_run_result r =
 	    DISCOVER(f, ENV("MAPIHTTP_PASSWORD=" SVC_PASS, "MAPIHTTP_USER=" SVC), "--json");
 	assert_success(&r);
 	json_t *j = parse_json(r.out);
@@ -455,7 +337,7 @@ static void test_cli_discover__self_delegates(void **state)
 	assert_true(bob);
 	assert_true(helpdesk);
 	json_decref(j);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* The same in text. */
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC);
@@ -464,7 +346,7 @@ static void test_cli_discover__self_delegates(void **state)
 	assert_text_value(r.out, "alternatives[0].type", "Delegate");
 	assert_text_value(r.out, "alternatives[1].type", "Delegate");
 	assert_non_null(strstr(r.out, "helpdesk@contoso.test"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_discover__bearer_token_file(void **state)
@@ -472,29 +354,29 @@ static void test_cli_discover__bearer_token_file(void **state)
 	fixture *f = *state;
 	char *tok = write_file(f, "token", "svc-token-0001\n", 0600);
 	/* Bearer by default with a token; no password anywhere, no --user needed. */
-	run_result r = DISCOVER(f, NULL, "--token-file", tok, "-v", "bob@contoso.test");
+	mh_test_run_result r = DISCOVER(f, NULL, "--token-file", tok, "-v", "bob@contoso.test");
 	assert_success(&r);
 	assert_non_null(strstr(r.err, "(bearer)"));
 	assert_non_null(strstr(r.out, "MailboxId=" BOB_GUID "@contoso.test"));
 	assert_absent(&r, "svc-token-0001");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* The token is really what authenticates: another one is refused. */
 	char *bad = write_file(f, "badtoken", "svc-token-9999\n", 0600);
 	r = DISCOVER(f, NULL, "--token-file", bad, "bob@contoso.test");
 	assert_error(&r, "MAPI_E_LOGON_FAILED");
 	assert_absent(&r, "svc-token-9999");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* MAPIHTTP_TOKEN works the same. */
 	r = DISCOVER(f, ENV("MAPIHTTP_TOKEN=svc-token-0001"), "bob@contoso.test");
 	assert_success(&r);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* A token file and --auth basic do not go together. */
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--auth", "basic", "--token-file", tok);
 	assert_usage(&r, "--token-file");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(bad);
 	free(tok);
 }
@@ -502,20 +384,20 @@ static void test_cli_discover__bearer_token_file(void **state)
 static void test_cli_discover__wrong_password_not_shown(void **state)
 {
 	fixture *f = *state;
-	run_result r = DISCOVER(f, ENV("MAPIHTTP_PASSWORD=" WRONG_PASS), "--user", SVC, "-v",
-	                        "bob@contoso.test");
+	mh_test_run_result r = DISCOVER(f, ENV("MAPIHTTP_PASSWORD=" WRONG_PASS), "--user", SVC,
+	                                "-v", "bob@contoso.test");
 	assert_error(&r, "MAPI_E_LOGON_FAILED");
 	assert_absent(&r, WRONG_PASS);
 	/* -v said which URL was tried, and what came back. */
 	assert_non_null(strstr(r.err, f->ad_url));
 	assert_non_null(strstr(r.err, "HTTP 401"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	char *pw = write_file(f, "wrongpw", WRONG_PASS "\n", 0600);
 	r = DISCOVER(f, NULL, "--user", SVC, "--password-file", pw, "--json", "bob@contoso.test");
 	assert_error(&r, "MAPI_E_LOGON_FAILED");
 	assert_absent(&r, WRONG_PASS);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(pw);
 }
 
@@ -524,34 +406,35 @@ static void test_cli_discover__password_file(void **state)
 	fixture *f = *state;
 	/* First line only, CR LF stripped. */
 	char *pw = write_file(f, "pw", SVC_PASS "\r\nsecond line\n", 0600);
-	run_result r = DISCOVER(f, NULL, "--user", SVC, "--password-file", pw, "bob@contoso.test");
+	mh_test_run_result r =
+	    DISCOVER(f, NULL, "--user", SVC, "--password-file", pw, "bob@contoso.test");
 	assert_success(&r);
 	assert_string_equal(r.err, plain_http_warning);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* Readable by others: a warning, and it still works. */
 	char *open_pw = write_file(f, "pw644", SVC_PASS, 0644);
 	r = DISCOVER(f, NULL, "--user", SVC, "--password-file", open_pw, "bob@contoso.test");
 	assert_success(&r);
 	assert_non_null(strstr(r.err, "readable by group or others"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* The file wins over the variable. */
 	r = DISCOVER(f, ENV("MAPIHTTP_PASSWORD=" WRONG_PASS), "--user", SVC, "--password-file", pw,
 	             "bob@contoso.test");
 	assert_success(&r);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	char missing[300];
-	snprintf(missing, sizeof(missing), "%s/no-such-file", f->dir);
+	snprintf(missing, sizeof(missing), "%s/no-such-file", f->server.dir);
 	r = DISCOVER(f, NULL, "--user", SVC, "--password-file", missing, "bob@contoso.test");
 	assert_usage(&r, "no-such-file");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	char *empty = write_file(f, "empty", "\n", 0600);
 	r = DISCOVER(f, NULL, "--user", SVC, "--password-file", empty, "bob@contoso.test");
 	assert_usage(&r, "empty");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(empty);
 	free(open_pw);
 	free(pw);
@@ -560,86 +443,86 @@ static void test_cli_discover__password_file(void **state)
 static void test_cli_discover__not_found(void **state)
 {
 	fixture *f = *state;
-	run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "nobody@contoso.test");
+	mh_test_run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "nobody@contoso.test");
 	assert_error(&r, "MAPI_E_NOT_FOUND");
 	assert_non_null(strstr(r.err, "nobody@contoso.test"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_discover__usage_errors(void **state)
 {
 	fixture *f = *state;
-	run_result r = DISCOVER(f, NULL, "--user", SVC, "bob@contoso.test");
+	mh_test_run_result r = DISCOVER(f, NULL, "--user", SVC, "bob@contoso.test");
 	assert_usage(&r, "no credentials");
 	assert_non_null(strstr(r.err, "MAPIHTTP_PASSWORD"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* A password given as an option is refused, and not repeated back. */
-	r = RUN(f, NULL, "discover", "--user", SVC, "--password", WRONG_PASS);
+	r = RUN(NULL, "discover", "--user", SVC, "--password", WRONG_PASS);
 	assert_usage(&r, "--password");
 	assert_absent(&r, WRONG_PASS);
-	run_free(&r);
-	r = RUN(f, NULL, "discover", "--user", SVC, "--password=" WRONG_PASS);
+	mh_test_run_result_free(&r);
+	r = RUN(NULL, "discover", "--user", SVC, "--password=" WRONG_PASS);
 	assert_usage(&r, "--password");
 	assert_absent(&r, WRONG_PASS);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	/* Abbreviations of long options are not taken either. */
-	r = RUN(f, PASSWORD_ENV, "discover", "--us", SVC);
+	r = RUN(PASSWORD_ENV, "discover", "--us", SVC);
 	assert_usage(&r, "unknown option '--us'");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = DISCOVER(f, PASSWORD_ENV, "bob@contoso.test");
 	assert_usage(&r, "--user");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, ENV("MAPIHTTP_TOKEN=svc-token-0001"), "--json");
 	assert_usage(&r, "no address");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "a@contoso.test", "b@contoso.test");
 	assert_usage(&r, "unexpected argument");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--auth", "kerberos");
 	assert_usage(&r, "--auth");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--timeout", "0");
 	assert_usage(&r, "--timeout");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--timeout");
 	assert_usage(&r, "needs an argument");
-	run_free(&r);
-	r = RUN(f, PASSWORD_ENV, "discover", "--user", SVC, "--autodiscover-url", "ftp://x/");
+	mh_test_run_result_free(&r);
+	r = RUN(PASSWORD_ENV, "discover", "--user", SVC, "--autodiscover-url", "ftp://x/");
 	assert_usage(&r, "--autodiscover-url");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--cacert", "/nonexistent/ca.pem");
 	assert_usage(&r, "--cacert");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = DISCOVER(f, ENV("MAPIHTTP_TOKEN=svc-token-0001"), "--auth", "bearer", "--user", SVC,
 	             "--password-file", "/dev/null");
 	assert_usage(&r, "--password-file");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_discover__insecure_warns(void **state)
 {
 	fixture *f = *state;
-	run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--insecure", "--timeout", "30",
-	                        "bob@contoso.test");
+	mh_test_run_result r = DISCOVER(f, PASSWORD_ENV, "--user", SVC, "--insecure", "--timeout",
+	                                "30", "bob@contoso.test");
 	assert_success(&r);
 	assert_non_null(strstr(r.err, "mapihttp: warning: --insecure: TLS certificates and host "
 	                              "names are not verified\n"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_discover__help(void **state)
 {
-	fixture *f = *state;
-	run_result r = RUN(f, NULL, "discover", "--help");
+	(void)state;
+	mh_test_run_result r = RUN(NULL, "discover", "--help");
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.err, "");
 	assert_memory_equal(r.out, "Usage: mapihttp discover", 24);
-	run_result h = RUN(f, NULL, "help", "discover");
+	mh_test_run_result h = RUN(NULL, "help", "discover");
 	assert_int_equal(h.status, 0);
 	assert_string_equal(h.out, r.out);
-	run_free(&h);
+	mh_test_run_result_free(&h);
 
 	/* Every long option the help names is documented in mapihttp(1). */
 	FILE *man = fopen(MAN_DIR "/mapihttp.1", "rb");
@@ -669,12 +552,12 @@ static void test_cli_discover__help(void **state)
 	}
 	assert_true(checked >= 10);
 	free(page);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
-	r = RUN(f, NULL, "--help");
+	r = RUN(NULL, "--help");
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "  discover "));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 int main(void)

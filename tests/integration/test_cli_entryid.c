@@ -4,7 +4,6 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +19,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "mapihttpd_proc.h"
+
 #ifndef MH_CLI_PATH
 #error "MH_CLI_PATH must name the mapihttp binary"
 #endif
@@ -29,103 +30,22 @@
 
 #define STORE_DIR MH_VECTORS_DIR "/storeeid"
 
-extern char **environ;
-
 #define ALICE_DN \
 	"/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=alice"
 
 /* ---- running the tool ------------------------------------------------------------------- */
 
-typedef struct run_result {
-	int status; /* exit status, or 128 + signal */
-	char *out;
-	char *err;
-} run_result;
-
-static int temp_file(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[512];
-	snprintf(path, sizeof(path), "%s/mh_cli_test_XXXXXX", dir != NULL ? dir : "/tmp");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
-static char *slurp_fd(int fd)
-{
-	struct stat st;
-	assert_int_equal(fstat(fd, &st), 0);
-	char *buf = malloc((size_t)st.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	return buf;
-}
-
 /* Runs mapihttp with args (NULL-terminated); stdin_text NULL means /dev/null. */
-static run_result run_argv(const char *stdin_text, const char *const *args)
+static mh_test_run_result run_argv(const char *stdin_text, const char *const *args)
 {
-	size_t n = 0;
-	while (args[n] != NULL)
-		n++;
-	char **argv = calloc(n + 2, sizeof(*argv));
-	assert_non_null(argv);
-	argv[0] = strdup(MH_CLI_PATH);
-	for (size_t i = 0; i < n; i++)
-		argv[i + 1] = strdup(args[i]);
-
-	int in = temp_file(), out = temp_file(), err = temp_file();
-	if (stdin_text != NULL) {
-		size_t len = strlen(stdin_text);
-		assert_int_equal(write(in, stdin_text, len), (ssize_t)len);
-		assert_int_equal(lseek(in, 0, SEEK_SET), 0);
-	}
-
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	if (stdin_text != NULL)
-		assert_int_equal(posix_spawn_file_actions_adddup2(&fa, in, 0), 0);
-	else
-		assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0),
-		                 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out, 1), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err, 2), 0);
-	pid_t pid;
-	assert_int_equal(posix_spawn(&pid, MH_CLI_PATH, &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-
-	int wstatus;
-	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-	run_result r;
-	r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-	r.out = slurp_fd(out);
-	r.err = slurp_fd(err);
-	close(in);
-	close(out);
-	close(err);
-	for (size_t i = 0; i <= n; i++)
-		free(argv[i]);
-	free(argv);
+	mh_test_run_result r;
+	assert_int_equal(mh_test_run(&r, MH_CLI_PATH, args, NULL, stdin_text), 0);
 	return r;
 }
 
 #define RUN(stdin_text, ...) run_argv(stdin_text, (const char *const[]){__VA_ARGS__, NULL})
 
-static void run_free(run_result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static void assert_success(const run_result *r)
+static void assert_success(const mh_test_run_result *r)
 {
 	if (r->status != 0 || r->err[0] != '\0')
 		print_error("exit %d, stderr: %s\n", r->status, r->err);
@@ -134,7 +54,7 @@ static void assert_success(const run_result *r)
 }
 
 /* An error is one stderr line "<STATUS>: <detail>", exit 1, nothing on stdout. */
-static void assert_error_line(const run_result *r, const char *status_name)
+static void assert_error_line(const mh_test_run_result *r, const char *status_name)
 {
 	assert_int_equal(r->status, 1);
 	assert_string_equal(r->out, "");
@@ -150,7 +70,7 @@ static void assert_error_line(const run_result *r, const char *status_name)
 }
 
 /* A usage error: "mapihttp <cmd>: ..." then "Try 'mapihttp <help> --help'.", exit 2. */
-static void assert_usage(const run_result *r, const char *cmd, const char *help_cmd)
+static void assert_usage(const mh_test_run_result *r, const char *cmd, const char *help_cmd)
 {
 	char prefix[128], hint[128];
 	snprintf(prefix, sizeof(prefix), "mapihttp %s: ", cmd);
@@ -257,7 +177,7 @@ static void assert_text_field(const char *out, const char *name, const char *wan
 	free(v);
 }
 
-static json_t *parse_json_output(const run_result *r)
+static json_t *parse_json_output(const mh_test_run_result *r)
 {
 	json_error_t jerr;
 	json_t *j = json_loads(r->out, 0, &jerr);
@@ -314,7 +234,7 @@ static uint32_t hex_u32(const char *s)
 static void check_store_vector(const char *name)
 {
 	char *hex = vector_hex(name), *exp = expected_for(name);
-	run_result r = RUN(NULL, "entryid", "parse", "--json", hex);
+	mh_test_run_result r = RUN(NULL, "entryid", "parse", "--json", hex);
 	assert_success(&r);
 	json_t *j = parse_json_output(&r);
 
@@ -380,7 +300,7 @@ static void check_store_vector(const char *name)
 	assert_key_set(j, keys, nkeys);
 
 	json_decref(j);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(ext);
 	free(hex);
 	free(exp);
@@ -418,7 +338,7 @@ static void test_cli_entryid__parse_text(void **state)
 {
 	(void)state;
 	char *v1 = vector_hex("hand_v1_private"), *v3 = vector_hex("hand_v3_private");
-	run_result r = RUN(NULL, "entryid", "parse", v1);
+	mh_test_run_result r = RUN(NULL, "entryid", "parse", v1);
 	assert_success(&r);
 	assert_text_field(r.out, "type", "store");
 	assert_text_field(r.out, "server", "EXSRV01");
@@ -426,7 +346,7 @@ static void test_cli_entryid__parse_text(void **state)
 	assert_text_field(r.out, "wrapped_type", "OPENSTORE_HOME_LOGON|OPENSTORE_TAKE_OWNERSHIP");
 	assert_text_field(r.out, "MAPI/HTTP", "cannot open");
 	assert_text_field(r.out, "MAPI/HTTP", "PR_PROFILE_USER_SMTP_ADDRESS_W");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "entryid", "parse", v3);
 	assert_success(&r);
@@ -434,7 +354,7 @@ static void test_cli_entryid__parse_text(void **state)
 	assert_text_field(r.out, "version", "3");
 	assert_text_field(r.out, "MAPI/HTTP", "can open");
 	assert_null(strstr(r.out, "cannot open"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(v1);
 	free(v3);
 }
@@ -458,11 +378,11 @@ static void test_cli_entryid__parse_stdin_whitespace(void **state)
 	messy[o++] = '\n';
 	messy[o] = '\0';
 
-	run_result ref = RUN(NULL, "entryid", "parse", "--json", hex);
+	mh_test_run_result ref = RUN(NULL, "entryid", "parse", "--json", hex);
 	assert_success(&ref);
-	run_result dash = RUN(messy, "entryid", "parse", "--json", "-");
+	mh_test_run_result dash = RUN(messy, "entryid", "parse", "--json", "-");
 	assert_success(&dash);
-	run_result none = RUN(messy, "entryid", "parse", "--json");
+	mh_test_run_result none = RUN(messy, "entryid", "parse", "--json");
 	assert_success(&none);
 	json_t *a = parse_json_output(&ref), *b = parse_json_output(&dash),
 	       *c = parse_json_output(&none);
@@ -470,7 +390,7 @@ static void test_cli_entryid__parse_stdin_whitespace(void **state)
 	assert_true(json_equal(a, c));
 	assert_json_str(b, "smtp_address", "shared01@contoso.com");
 	/* whitespace inside the argument is ignored too */
-	run_result arg = RUN(NULL, "entryid", "parse", "--json", messy);
+	mh_test_run_result arg = RUN(NULL, "entryid", "parse", "--json", messy);
 	assert_success(&arg);
 	json_t *d = parse_json_output(&arg);
 	assert_true(json_equal(a, d));
@@ -479,10 +399,10 @@ static void test_cli_entryid__parse_stdin_whitespace(void **state)
 	json_decref(b);
 	json_decref(c);
 	json_decref(d);
-	run_free(&ref);
-	run_free(&dash);
-	run_free(&none);
-	run_free(&arg);
+	mh_test_run_result_free(&ref);
+	mh_test_run_result_free(&dash);
+	mh_test_run_result_free(&none);
+	mh_test_run_result_free(&arg);
 	free(messy);
 	free(hex);
 }
@@ -652,14 +572,14 @@ static void test_cli_entryid__parse_other_vectors_json(void **state)
 		char *exp = read_text(path);
 
 		/* Fed through stdin, as the files are (with newlines). */
-		run_result r = RUN(hex, "entryid", "parse", "--json");
+		mh_test_run_result r = RUN(hex, "entryid", "parse", "--json");
 		if (r.status != 0)
 			print_error("%s: %s", de->d_name, r.err);
 		assert_success(&r);
 		json_t *j = parse_json_output(&r);
 		check_other_object(j, exp, "");
 		json_decref(j);
-		run_free(&r);
+		mh_test_run_result_free(&r);
 
 		/* The text form names the same kind. */
 		r = RUN(hex, "entryid", "parse");
@@ -669,7 +589,7 @@ static void test_cli_entryid__parse_other_vectors_json(void **state)
 		assert_string_equal(got, kind);
 		free(got);
 		free(kind);
-		run_free(&r);
+		mh_test_run_result_free(&r);
 
 		free(hex);
 		free(exp);
@@ -681,7 +601,7 @@ static void test_cli_entryid__parse_other_vectors_json(void **state)
 
 /* ---- create --------------------------------------------------------------------------- */
 
-static char *create_hex(const run_result *r)
+static char *create_hex(const mh_test_run_result *r)
 {
 	assert_success(r);
 	size_t len = strlen(r->out);
@@ -701,11 +621,11 @@ static void test_cli_entryid__create_v1_matches_vector(void **state)
 	char *dn = expected_value(exp, "mailbox_dn"),
 	     *server = expected_value(exp, "server_shortname");
 	char *want = vector_hex("hand_v1_private");
-	run_result r =
+	mh_test_run_result r =
 	    RUN(NULL, "entryid", "create", "--v1", "--mailbox-dn", dn, "--server", server);
 	char *got = create_hex(&r);
 	assert_string_equal(got, want);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(got);
 	free(want);
 
@@ -719,7 +639,7 @@ static void test_cli_entryid__create_v1_matches_vector(void **state)
 	r = RUN(NULL, "entryid", "create", "--mdb-dn", mdb, "--mailbox-dn", dn, "--v1");
 	got = create_hex(&r);
 	assert_string_equal(got, want);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(got);
 	free(want);
 
@@ -734,10 +654,11 @@ static void test_cli_entryid__create_v1_public_matches_vector(void **state)
 	char *exp = expected_for("hand_v1_public");
 	char *server = expected_value(exp, "server_shortname");
 	char *want = vector_hex("hand_v1_public");
-	run_result r = RUN(NULL, "entryid", "create", "--v1", "--public", "--server", server);
+	mh_test_run_result r =
+	    RUN(NULL, "entryid", "create", "--v1", "--public", "--server", server);
 	char *got = create_hex(&r);
 	assert_string_equal(got, want);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(got);
 	free(want);
 	free(server);
@@ -750,11 +671,11 @@ static void test_cli_entryid__create_v3_matches_vector(void **state)
 	char *exp = expected_for("hand_v3_private");
 	char *dn = expected_value(exp, "mailbox_dn"), *smtp = expected_value(exp, "v3_smtp");
 	char *want = vector_hex("hand_v3_private");
-	run_result r = RUN(NULL, "entryid", "create", "--mailbox-dn", dn, "--server", "EXSRV01",
-	                   "--smtp", smtp);
+	mh_test_run_result r = RUN(NULL, "entryid", "create", "--mailbox-dn", dn, "--server",
+	                           "EXSRV01", "--smtp", smtp);
 	char *got = create_hex(&r);
 	assert_string_equal(got, want);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(got);
 	free(want);
 	free(dn);
@@ -764,13 +685,13 @@ static void test_cli_entryid__create_v3_matches_vector(void **state)
 
 static json_t *create_then_parse(const char *const *create_args)
 {
-	run_result r = run_argv(NULL, create_args);
+	mh_test_run_result r = run_argv(NULL, create_args);
 	char *hex = create_hex(&r);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "parse", "--json", hex);
 	assert_success(&r);
 	json_t *j = parse_json_output(&r);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(hex);
 	return j;
 }
@@ -834,31 +755,31 @@ static void test_cli_entryid__parse_errors(void **state)
 	/* Truncated inside ServerShortname: 60 fixed bytes plus "EXS". */
 	char *hex = vector_hex("hand_v1_private");
 	hex[126] = '\0';
-	run_result r = RUN(NULL, "entryid", "parse", hex);
+	mh_test_run_result r = RUN(NULL, "entryid", "parse", hex);
 	assert_error_line(&r, "MAPI_E_INVALID_ENTRYID");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "parse", "--json", hex);
 	assert_error_line(&r, "MAPI_E_INVALID_ENTRYID");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	free(hex);
 
 	r = RUN(NULL, "entryid", "parse", "00112g");
 	assert_error_line(&r, "MAPI_E_INVALID_PARAMETER");
 	assert_non_null(strstr(r.err, "'g'"));
 	assert_non_null(strstr(r.err, " 5 "));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "entryid", "parse", "001");
 	assert_error_line(&r, "MAPI_E_INVALID_PARAMETER");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(" \n", "entryid", "parse");
 	assert_error_line(&r, "MAPI_E_INVALID_ENTRYID");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "entryid", "parse", "00000000");
 	assert_error_line(&r, "MAPI_E_INVALID_ENTRYID");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_entryid__create_errors(void **state)
@@ -866,125 +787,125 @@ static void test_cli_entryid__create_errors(void **state)
 	(void)state;
 	const char *mdb = "/cn=Configuration/cn=Servers/cn=X/cn=Microsoft Private MDB";
 	static const char *const create = "entryid create";
-	run_result r;
+	mh_test_run_result r;
 
 	r = RUN(NULL, "entryid", "create", "--mailbox-dn", ALICE_DN, "--server", "X", "--mdb-dn",
 	        mdb);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--mailbox-dn", ALICE_DN);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--server", "X");
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--v1", "--smtp", "a@b.c", "--server", "X",
 	        "--mailbox-dn", ALICE_DN);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--fqdn", "x.example", "--smtp", "a@b.c", "--server",
 	        "X", "--mailbox-dn", ALICE_DN);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--fqdn", "x.example", "--v1", "--server", "X",
 	        "--mailbox-dn", ALICE_DN);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--flags", "0x1G", "--server", "X", "--mailbox-dn",
 	        ALICE_DN);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--flags", "4294967296", "--server", "X", "--mailbox-dn",
 	        ALICE_DN);
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--bogus");
 	assert_usage(&r, "entryid", create);
 	assert_non_null(strstr(r.err, "unknown option '--bogus'"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--m", "x");
 	assert_usage(&r, "entryid", create);
 	assert_non_null(strstr(r.err, "ambiguous option '--m'"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "parse", "--json=yes", "00");
 	assert_usage(&r, "entryid", "entryid parse");
 	assert_non_null(strstr(r.err, "'--json' takes no argument"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "--server");
 	assert_usage(&r, "entryid", create);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "parse", "--bogus");
 	assert_usage(&r, "entryid", "entryid parse");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "parse", "00", "11");
 	assert_usage(&r, "entryid", "entryid parse");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "frobnicate");
 	assert_usage(&r, "entryid", "entryid");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid");
 	assert_usage(&r, "entryid", "entryid");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* A store DN without cn=Servers is the library's to reject: exit 1. */
 	r = RUN(NULL, "entryid", "create", "--v1", "--mdb-dn", "/o=Contoso/cn=nothing",
 	        "--mailbox-dn", ALICE_DN);
 	assert_error_line(&r, "MAPI_E_INVALID_PARAMETER");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "nosuchcommand");
 	assert_int_equal(r.status, 2);
 	assert_string_equal(r.out, "");
 	assert_non_null(strstr(r.err, "Try 'mapihttp --help'."));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "--nosuchoption");
 	assert_int_equal(r.status, 2);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_entryid__help_and_version(void **state)
 {
 	(void)state;
-	run_result r = RUN(NULL, "--version");
+	mh_test_run_result r = RUN(NULL, "--version");
 	assert_success(&r);
 	assert_string_equal(r.out, "mapihttp 0.1.0\n");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "--help");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "entryid"));
 	assert_non_null(strstr(r.out, "demo"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "entryid", "--help");
 	assert_success(&r);
-	run_result h = RUN(NULL, "help", "entryid");
+	mh_test_run_result h = RUN(NULL, "help", "entryid");
 	assert_success(&h);
 	assert_string_equal(r.out, h.out);
 	assert_non_null(strstr(r.out, "--mailbox-dn"));
 	assert_non_null(strstr(r.out, "--json"));
-	run_free(&r);
-	run_free(&h);
+	mh_test_run_result_free(&r);
+	mh_test_run_result_free(&h);
 
 	r = RUN(NULL, "entryid", "parse", "--help");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "--json"));
 	assert_null(strstr(r.out, "--mailbox-dn"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "entryid", "create", "-h");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "--smtp"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "demo", "--help");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "--mailbox-dn"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 static void test_cli_entryid__demo(void **state)
 {
 	(void)state;
-	run_result r = RUN(NULL, "demo");
+	mh_test_run_result r = RUN(NULL, "demo");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "MAPI_E_CALL_FAILED"));
 	assert_non_null(strstr(r.out, "0x80004005"));
@@ -993,13 +914,13 @@ static void test_cli_entryid__demo(void **state)
 	/* The demo's v3 hex is what `entryid create` makes for the same mailbox. */
 	const char *mdb = "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/"
 	                  "cn=Configuration/cn=Servers/cn=EXSRV01/cn=Microsoft Private MDB";
-	run_result c = RUN(NULL, "entryid", "create", "--mailbox-dn", ALICE_DN, "--mdb-dn", mdb,
-	                   "--smtp", "alice@contoso.com");
+	mh_test_run_result c = RUN(NULL, "entryid", "create", "--mailbox-dn", ALICE_DN, "--mdb-dn",
+	                           mdb, "--smtp", "alice@contoso.com");
 	char *v3 = create_hex(&c);
-	run_free(&c);
+	mh_test_run_result_free(&c);
 	c = RUN(NULL, "entryid", "create", "--v1", "--mailbox-dn", ALICE_DN, "--mdb-dn", mdb);
 	char *v1 = create_hex(&c);
-	run_free(&c);
+	mh_test_run_result_free(&c);
 	char *flat = strdup(r.out), *o = flat;
 	assert_non_null(flat);
 	for (const char *p = r.out; *p != '\0'; p++)
@@ -1011,20 +932,20 @@ static void test_cli_entryid__demo(void **state)
 	free(flat);
 	free(v1);
 	free(v3);
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	/* Overrides reach the EntryIDs. */
 	r = RUN(NULL, "demo", "--smtp", "bob@fabrikam.example");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "bob@fabrikam.example"));
-	run_free(&r);
+	mh_test_run_result_free(&r);
 
 	r = RUN(NULL, "demo", "--smtp", "");
 	assert_usage(&r, "demo", "demo");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 	r = RUN(NULL, "demo", "extra");
 	assert_usage(&r, "demo", "demo");
-	run_free(&r);
+	mh_test_run_result_free(&r);
 }
 
 int main(void)

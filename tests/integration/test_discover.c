@@ -3,13 +3,9 @@
  * cache against scripted hosts on the in-memory transport; then mapihttpd's real answers
  * (started on a free port, plain HTTP) through libcurl.
  */
-#define _DEFAULT_SOURCE /* mkdtemp */
-
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +22,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+
+#include "mapihttpd_proc.h"
 
 #include "autodiscover/discover.h"
 #include "transport/loop.h"
@@ -49,8 +47,6 @@
 #define C2(d)   "https://autodiscover." d "/autodiscover/autodiscover.xml"
 #define C3(d)   "http://autodiscover." d "/autodiscover/autodiscover.xml"
 #define JSON(h) "https://" h "/autodiscover/autodiscover.json/v1.0/"
-
-extern char **environ;
 
 /* ---- documents ---------------------------------------------------------------------------- */
 
@@ -270,23 +266,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static void remove_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char p[600];
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 static int teardown(void **state)
 {
 	fixture *f = *state;
@@ -294,7 +273,7 @@ static int teardown(void **state)
 	mh_transport_free(f->t);
 	script_clear(&f->s);
 	if (f->dir[0] != 0)
-		remove_dir(f->dir);
+		assert_int_equal(mh_test_remove_dir(f->dir), 0);
 	free(f);
 	return 0;
 }
@@ -758,25 +737,10 @@ static void test_discover__cache_in_process(void **state)
 	mh_ad_cache_free(c);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL)
-		return NULL;
-	char *buf = calloc(1, 1 << 16);
-	assert_non_null(buf);
-	size_t n = fread(buf, 1, (1 << 16) - 1, fp);
-	buf[n] = 0;
-	fclose(fp);
-	return buf;
-}
-
 static void test_discover__cache_on_disk(void **state)
 {
 	fixture *f = *state;
-	snprintf(f->dir, sizeof(f->dir), "%s/mh_discover_XXXXXX",
-	         getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(mh_test_make_temp_dir(f->dir, sizeof(f->dir)), 0);
 	char sub[300], file[400];
 	snprintf(sub, sizeof(sub), "%s/cache", f->dir);
 	snprintf(file, sizeof(file), "%s/alice@contoso.test.json", sub);
@@ -801,7 +765,7 @@ static void test_discover__cache_on_disk(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(stat(sub, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0700);
-	char *text = slurp(file);
+	char *text = mh_test_slurp_file(file);
 	assert_non_null(text);
 	assert_null(strstr(text, PASSWORD));
 	assert_contains(text, "/o=Test/cn=alice");
@@ -839,7 +803,7 @@ static void test_discover__cache_on_disk(void **state)
 
 	/* Unreadable files (garbage, a POX answer that is not settings) are ignored and replaced.
 	 */
-	char *valid = slurp(file);
+	char *valid = mh_test_slurp_file(file);
 	assert_non_null(valid);
 	for (size_t i = 0; i < 4; i++) {
 		json_t *j = json_loads(valid, 0, NULL);
@@ -867,7 +831,7 @@ static void test_discover__cache_on_disk(void **state)
 		assert_int_equal(f->s.n_log, before + 1);
 		mh_ad_result_free(&r);
 		mh_ad_cache_free(c);
-		text = slurp(file);
+		text = mh_test_slurp_file(file);
 		assert_contains(text, "\"format\":1");
 		assert_contains(text, "\"key\":\"alice@contoso.test\"");
 		free(text);
@@ -955,79 +919,30 @@ static void test_discover__cancel_and_async(void **state)
 /* ---- against mapihttpd -------------------------------------------------------------------- */
 
 typedef struct server {
-	pid_t pid;
-	int out;
-	char url[512];
-	char pox[600];
+	mh_test_server proc;
+	char pox[600]; /* its Autodiscover POX URL */
 } server;
 
 static server g_server;
-
-static int spawn_server(server *s)
-{
-	memset(s, 0, sizeof(*s));
-	int pipefd[2];
-	if (pipe(pipefd) != 0)
-		return -1;
-	char *argv[] = {(char *)MH_SERVER_PATH, (char *)"--sample", (char *)"--listen",
-	                (char *)"127.0.0.1:0", NULL};
-	char *copy[5];
-	for (size_t i = 0; i < 4; i++)
-		copy[i] = strdup(argv[i]);
-	copy[4] = NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0); /* its request log */
-	int rc = posix_spawn(&s->pid, MH_SERVER_PATH, &fa, NULL, copy, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	for (size_t i = 0; i < 4; i++)
-		free(copy[i]);
-	close(pipefd[1]);
-	s->out = pipefd[0];
-	if (rc != 0)
-		return -1;
-	char line[512];
-	size_t n = 0;
-	time_t until = time(NULL) + 20;
-	while (n + 1 < sizeof(line) && time(NULL) < until) {
-		struct pollfd p = {s->out, POLLIN, 0};
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		char ch;
-		if (read(s->out, &ch, 1) != 1)
-			return -1;
-		if (ch == '\n')
-			break;
-		line[n++] = ch;
-	}
-	line[n] = 0;
-	static const char prefix[] = "mapihttpd: listening on ";
-	if (strncmp(line, prefix, sizeof(prefix) - 1) != 0)
-		return -1;
-	snprintf(s->url, sizeof(s->url), "%s", line + sizeof(prefix) - 1);
-	snprintf(s->pox, sizeof(s->pox), "%s/autodiscover/autodiscover.xml", s->url);
-	return 0;
-}
 
 static int server_group_setup(void **state)
 {
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	return spawn_server(&g_server);
+	if (mh_test_server_start(&g_server.proc, MH_SERVER_PATH, NULL) != 0)
+		return -1;
+	snprintf(g_server.pox, sizeof(g_server.pox), "%s/autodiscover/autodiscover.xml",
+	         g_server.proc.url);
+	return 0;
 }
 
 static int server_group_teardown(void **state)
 {
 	(void)state;
-	kill(g_server.pid, SIGTERM);
-	int status = 0;
-	waitpid(g_server.pid, &status, 0);
-	close(g_server.out);
+	int st = mh_test_server_stop(&g_server.proc, SIGTERM);
+	mh_test_server_cleanup(&g_server.proc);
 	curl_global_cleanup();
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return st == 0 ? 0 : -1;
 }
 
 typedef struct live {
@@ -1080,10 +995,10 @@ static void test_discover__server_bob_and_archive(void **state)
 	assert_true(r.settings.has_mapihttp);
 	char want[1024];
 	snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" BOB_GUID "@contoso.test",
-	         g_server.url);
+	         g_server.proc.url);
 	assert_string_equal(mh_ad_urls_pick(&r.settings.mailstore), want);
 	snprintf(want, sizeof(want), "%s/mapi/nspi/?MailboxId=" BOB_GUID "@contoso.test",
-	         g_server.url);
+	         g_server.proc.url);
 	assert_string_equal(mh_ad_urls_pick(&r.settings.addressbook), want);
 	assert_int_equal(r.settings.n_alternatives, 1);
 	const mh_ad_alternative *alt = &r.settings.alternatives[0];
@@ -1097,10 +1012,10 @@ static void test_discover__server_bob_and_archive(void **state)
 	assert_int_equal(mh_ad_alternative_target(l->loop, &o, &r.settings, alt, &a, &t), S_OK);
 	assert_string_equal(t.essdn, DN_PREFIX "/cn=Recipients/cn=bob/guid=" ARCH_GUID);
 	snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" ARCH_GUID "@contoso.test",
-	         g_server.url);
+	         g_server.proc.url);
 	assert_string_equal(t.mailstore_url, want);
 	snprintf(want, sizeof(want), "%s/mapi/nspi/?MailboxId=" ARCH_GUID "@contoso.test",
-	         g_server.url);
+	         g_server.proc.url);
 	assert_string_equal(t.addressbook_url, want);
 	assert_string_equal(t.smtp, "ExchangeGuid+" ARCH_GUID "@contoso.test");
 	mh_arena_free(&a);
@@ -1115,7 +1030,7 @@ static void test_discover__server_svc_delegates(void **state)
 	assert_int_equal(mh_ad_discover(l->loop, &o, NULL, &r), S_OK);
 	char want[1024];
 	snprintf(want, sizeof(want), "%s/mapi/emsmdb/?MailboxId=" SVC_GUID "@contoso.test",
-	         g_server.url);
+	         g_server.proc.url);
 	assert_string_equal(mh_ad_urls_pick(&r.settings.mailstore), want);
 	assert_int_equal(r.settings.n_alternatives, 2);
 	const mh_ad_alternative *d = r.settings.alternatives;

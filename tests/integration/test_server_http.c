@@ -11,7 +11,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +38,7 @@
 #include <sys/socket.h>
 
 #include "../unit/vectors.h"
+#include "mapihttpd_proc.h"
 #include "codec/emsmdb.h"
 #include "codec/mapihttp.h"
 #include "server/http.h"
@@ -64,147 +64,13 @@
 #define REQUEST_ID  "{9730973A-1173-49DA-950F-08BC63ED335A}:1"
 #define CLIENT_INFO "{2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:6"
 
-extern char **environ;
-
 /* ---- the server process ------------------------------------------------------------------ */
-
-typedef struct server {
-	pid_t pid;
-	int out; /* read end of its stdout */
-	char url[512];
-	char err_path[300]; /* its stderr */
-	char dir[256];      /* temporary directory */
-} server;
-
-static void make_temp_dir(char *out, size_t cap)
-{
-	const char *t = getenv("TMPDIR");
-	snprintf(out, cap, "%s/mh_server_test_XXXXXX", t != NULL ? t : "/tmp");
-	assert_non_null(mkdtemp(out));
-}
-
-/* posix_spawn of mapihttpd with copies of argv (NULL-terminated), which it wants writable. */
-static int spawn(pid_t *pid, const posix_spawn_file_actions_t *fa, const char *const *argv)
-{
-	size_t n = 0;
-	while (argv[n] != NULL)
-		n++;
-	char **copy = calloc(n + 1, sizeof(*copy));
-	assert_non_null(copy);
-	for (size_t i = 0; i < n; i++)
-		copy[i] = strdup(argv[i]);
-	int rc = posix_spawn(pid, MH_SERVER_PATH, fa, NULL, copy, environ);
-	for (size_t i = 0; i < n; i++)
-		free(copy[i]);
-	free(copy);
-	return rc;
-}
-
-/* Reads the first stdout line (within 20 s) into s->url. */
-static bool read_first_line(server *s, char *line, size_t cap)
-{
-	size_t n = 0;
-	time_t until = time(NULL) + 20;
-	while (n + 1 < cap && time(NULL) < until) {
-		struct pollfd p = {s->out, POLLIN, 0};
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		char ch;
-		if (read(s->out, &ch, 1) != 1)
-			return false;
-		if (ch == '\n') {
-			line[n] = 0;
-			return true;
-		}
-		line[n++] = ch;
-	}
-	return false;
-}
-
-static void server_start(server *s, const char *const *extra)
-{
-	memset(s, 0, sizeof(*s));
-	make_temp_dir(s->dir, sizeof(s->dir));
-	snprintf(s->err_path, sizeof(s->err_path), "%s/stderr.log", s->dir);
-	const char *argv[24];
-	size_t n = 0;
-	argv[n++] = MH_SERVER_PATH;
-	argv[n++] = "--sample";
-	argv[n++] = "--listen";
-	argv[n++] = "127.0.0.1:0";
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 22; i++)
-		argv[n++] = extra[i];
-	argv[n] = NULL;
-
-	int pipefd[2];
-	assert_int_equal(pipe(pipefd), 0);
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1), 0);
-	assert_int_equal(posix_spawn_file_actions_addclose(&fa, pipefd[0]), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, s->err_path,
-	                                                  O_WRONLY | O_CREAT | O_TRUNC, 0600),
-	                 0);
-	assert_int_equal(spawn(&s->pid, &fa, argv), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	s->out = pipefd[0];
-
-	char line[512];
-	assert_true(read_first_line(s, line, sizeof(line)));
-	static const char prefix[] = "mapihttpd: listening on ";
-	assert_int_equal(strncmp(line, prefix, sizeof(prefix) - 1), 0);
-	snprintf(s->url, sizeof(s->url), "%s", line + sizeof(prefix) - 1);
-}
-
-/* Sends sig and waits (10 s at most); returns the exit status, or 128 + signal. */
-static int server_stop(server *s, int sig)
-{
-	kill(s->pid, sig);
-	int status = 0;
-	time_t until = time(NULL) + 10;
-	pid_t got = 0;
-	while ((got = waitpid(s->pid, &status, WNOHANG)) == 0 && time(NULL) < until)
-		usleep(20000);
-	if (got == 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, &status, 0);
-		close(s->out);
-		return -1;
-	}
-	close(s->out);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int ch;
-	while ((ch = fgetc(f)) != EOF) {
-		if (len + 2 > cap) {
-			cap = cap != 0 ? cap * 2 : 4096;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		buf[len++] = (char)ch;
-	}
-	fclose(f);
-	if (buf == NULL)
-		buf = calloc(1, 1);
-	else
-		buf[len] = 0;
-	return buf;
-}
-
-static void remove_dir(const char *dir)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	char *text = mh_test_slurp_file(path);
+	assert_non_null(text);
+	return text;
 }
 
 /* ---- HTTP -------------------------------------------------------------------------------- */
@@ -459,8 +325,8 @@ static char *pox_body(const char *address)
 }
 
 /* POSTs a POX request for address as user (Basic), with X-MapiHttpCapability when cap. */
-static reply pox(const server *s, const char *address, const char *user, const char *password,
-                 bool cap)
+static reply pox(const mh_test_server *s, const char *address, const char *user,
+                 const char *password, bool cap)
 {
 	char *body = pox_body(address);
 	request q;
@@ -589,15 +455,15 @@ static void inproc_stop(inproc *p)
 
 /* ---- fixtures ---------------------------------------------------------------------------- */
 
-static server g_server; /* started once for the whole group */
-static inproc g_bare;   /* an in-process front without EMSMDB and NSPI handlers */
+static mh_test_server g_server; /* started once for the whole group */
+static inproc g_bare;           /* an in-process front without EMSMDB and NSPI handlers */
 
 static int group_setup(void **state)
 {
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	xmlInitParser();
-	server_start(&g_server, NULL);
+	assert_int_equal(mh_test_server_start(&g_server, MH_SERVER_PATH, NULL), 0);
 	mh_srv_http_options o = MH_SRV_HTTP_OPTIONS_INIT;
 	inproc_start(&g_bare, &o);
 	return 0;
@@ -607,14 +473,14 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	inproc_stop(&g_bare);
-	int st = server_stop(&g_server, SIGTERM);
+	int st = mh_test_server_stop(&g_server, SIGTERM);
 	if (st != 0) {
 		/* A sanitizer or valgrind report from the server ends up here. */
 		char *log = slurp(g_server.err_path);
 		fprintf(stderr, "mapihttpd exited with %d; its stderr:\n%s\n", st, log);
 		free(log);
 	}
-	remove_dir(g_server.dir);
+	mh_test_server_cleanup(&g_server);
 	curl_global_cleanup();
 	xmlCleanupParser();
 	return st == 0 ? 0 : -1;
@@ -1401,31 +1267,15 @@ static void test_server_http__log_has_no_secrets(void **state)
 	free(log);
 }
 
-/* A self-signed certificate for 127.0.0.1 in a new directory; skips without openssl(1). */
-static void make_cert(char *dir, size_t dir_cap, char *cert, char *key, size_t cap)
-{
-	make_temp_dir(dir, dir_cap);
-	char cmd[1024];
-	snprintf(cert, cap, "%s/cert.pem", dir);
-	snprintf(key, cap, "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-	         "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
-	         key, cert);
-	if (system(cmd) != 0) {
-		remove_dir(dir);
-		skip(); /* no openssl tool here */
-	}
-}
-
 static void test_server_http__https(void **state)
 {
 	(void)state;
-	char dir[256], cert[300], key[300];
-	make_cert(dir, sizeof(dir), cert, key, sizeof(cert));
-	server s;
-	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--quiet", NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet", NULL};
+	int rc = mh_test_server_start_https(&s, MH_SERVER_PATH, extra);
+	if (rc == 1)
+		skip(); /* no openssl tool here */
+	assert_int_equal(rc, 0);
 	assert_int_equal(strncmp(s.url, "https://127.0.0.1:", 18), 0);
 	char *body = pox_body("bob@contoso.test");
 	request q;
@@ -1436,7 +1286,7 @@ static void test_server_http__https(void **state)
 	q.headers[0] = "X-MapiHttpCapability: 1";
 	q.body = body;
 	q.body_len = strlen(body);
-	q.cainfo = cert;
+	q.cainfo = s.cert;
 	reply r = do_request(s.url, &q);
 	assert_int_equal(r.status, 200);
 	xmlDocPtr d = parse_xml(r.body, r.len);
@@ -1446,12 +1296,11 @@ static void test_server_http__https(void **state)
 	xmlFreeDoc(d);
 	reply_free(&r);
 	free(body);
-	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	assert_int_equal(mh_test_server_stop(&s, SIGTERM), 0);
 	char *log = slurp(s.err_path);
 	assert_string_equal(log, ""); /* --quiet */
 	free(log);
-	remove_dir(s.dir);
-	remove_dir(dir);
+	mh_test_server_cleanup(&s);
 }
 
 static void test_server_http__sigterm_stops_cleanly(void **state)
@@ -1459,8 +1308,8 @@ static void test_server_http__sigterm_stops_cleanly(void **state)
 	(void)state;
 	int sigs[] = {SIGTERM, SIGINT};
 	for (size_t i = 0; i < 2; i++) {
-		server s;
-		server_start(&s, NULL);
+		mh_test_server s;
+		assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, NULL), 0);
 		/* An idle keep-alive connection must not hold the stop up. */
 		CURL *c = curl_easy_init();
 		request q;
@@ -1470,12 +1319,12 @@ static void test_server_http__sigterm_stops_cleanly(void **state)
 		reply r = do_request_on(c, s.url, &q);
 		assert_int_equal(r.status, 200);
 		reply_free(&r);
-		assert_int_equal(server_stop(&s, sigs[i]), 0);
+		assert_int_equal(mh_test_server_stop(&s, sigs[i]), 0);
 		curl_easy_cleanup(c);
 		char *log = slurp(s.err_path);
 		assert_non_null(strstr(log, "received, stopping"));
 		free(log);
-		remove_dir(s.dir);
+		mh_test_server_cleanup(&s);
 	}
 }
 
@@ -1855,9 +1704,9 @@ static size_t count_of(const char *text, const char *what)
 static void test_server_http__fault_503(void **state)
 {
 	(void)state;
-	server s;
+	mh_test_server s;
 	const char *extra[] = {"--fault", "503,every=2,ms=1500", NULL};
-	server_start(&s, extra);
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	char ra[32];
 	assert_int_equal(ping(s.url, ra, sizeof(ra)), 200); /* 1 */
 	assert_string_equal(ra, "");
@@ -1877,20 +1726,20 @@ static void test_server_http__fault_503(void **state)
 	assert_string_equal(ra, "2");                       /* 1500 ms, rounded up */
 	assert_int_equal(ping(s.url, ra, sizeof(ra)), 200); /* 3 */
 	assert_int_equal(ping(s.url, ra, sizeof(ra)), 503); /* 4 */
-	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	assert_int_equal(mh_test_server_stop(&s, SIGTERM), 0);
 	char *log = slurp(s.err_path);
 	assert_int_equal(count_of(log, " http=503 "), 2);
 	assert_int_equal(count_of(log, " fault=503\n"), 2);
 	free(log);
-	remove_dir(s.dir);
+	mh_test_server_cleanup(&s);
 }
 
 static void test_server_http__fault_close(void **state)
 {
 	(void)state;
-	server s;
+	mh_test_server s;
 	const char *extra[] = {"--fault", "close,every=2", NULL};
-	server_start(&s, extra);
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	CURL *c = curl_easy_init();
 	assert_non_null(c);
 	request q;
@@ -1917,11 +1766,11 @@ static void test_server_http__fault_close(void **state)
 	assert_int_equal(r.connects, 1);
 	reply_free(&r);
 	curl_easy_cleanup(c);
-	assert_int_equal(server_stop(&s, SIGTERM), 0);
+	assert_int_equal(mh_test_server_stop(&s, SIGTERM), 0);
 	char *log = slurp(s.err_path);
 	assert_int_equal(count_of(log, " fault=close\n"), 1);
 	free(log);
-	remove_dir(s.dir);
+	mh_test_server_cleanup(&s);
 }
 
 static void test_server_http__daemon_answers_connect(void **state)
@@ -1966,11 +1815,12 @@ static void test_server_http__daemon_answers_connect(void **state)
 static void test_server_http__https_session_cookies(void **state)
 {
 	(void)state;
-	char dir[256], cert[300], key[300];
-	make_cert(dir, sizeof(dir), cert, key, sizeof(cert));
-	server s;
-	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, "--quiet", NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet", NULL};
+	int rc = mh_test_server_start_https(&s, MH_SERVER_PATH, extra);
+	if (rc == 1)
+		skip(); /* no openssl tool here */
+	assert_int_equal(rc, 0);
 	mh_emsmdb_connect_request cr;
 	memset(&cr, 0, sizeof(cr));
 	cr.user_dn = DN_PREFIX "/cn=Recipients/cn=alice";
@@ -1982,7 +1832,7 @@ static void test_server_http__https_session_cookies(void **state)
 	mapi_request(&q, "/mapi/emsmdb/" MBX_ALICE, "Connect", tl, sizeof(tl));
 	q.body = (const char *)body.data;
 	q.body_len = body.len;
-	q.cainfo = cert;
+	q.cainfo = s.cert;
 	reply r = do_request(s.url, &q);
 	mh_buf_free(&body);
 	assert_int_equal(r.status, 200);
@@ -1999,9 +1849,8 @@ static void test_server_http__https_session_cookies(void **state)
 	assert_int_equal(secure, 2);
 	assert_non_null(strstr(v, "path=/mapi/emsmdb; HttpOnly; Secure"));
 	reply_free(&r);
-	assert_int_equal(server_stop(&s, SIGTERM), 0);
-	remove_dir(s.dir);
-	remove_dir(dir);
+	assert_int_equal(mh_test_server_stop(&s, SIGTERM), 0);
+	mh_test_server_cleanup(&s);
 }
 
 /* "Cookie: a=1; b=2" from the Set-Cookie headers of r. */
@@ -2024,9 +1873,9 @@ static void cookie_line(const reply *r, char *out, size_t cap)
 static void test_server_http__daemon_holds_notification_wait(void **state)
 {
 	(void)state;
-	server s;
+	mh_test_server s;
 	const char *extra[] = {"--notification-wait", "300", "--pending-period", "50", NULL};
-	server_start(&s, extra);
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	mh_emsmdb_connect_request cr;
 	memset(&cr, 0, sizeof(cr));
 	cr.user_dn = DN_PREFIX "/cn=Recipients/cn=alice";
@@ -2081,8 +1930,8 @@ static void test_server_http__daemon_holds_notification_wait(void **state)
 	mh_buf_free(&t.body);
 	mh_buf_free(&body);
 	reply_free(&r);
-	assert_int_equal(server_stop(&s, SIGTERM), 0);
-	remove_dir(s.dir);
+	assert_int_equal(mh_test_server_stop(&s, SIGTERM), 0);
+	mh_test_server_cleanup(&s);
 }
 
 /* A Connect as alice to her own endpoint on the binary at url; returns Connect's ErrorCode. */
@@ -2118,7 +1967,7 @@ static uint32_t connect_alice(const char *url)
 static void test_server_http__session_options(void **state)
 {
 	(void)state;
-	server s;
+	mh_test_server s;
 	const char *extra[] = {"--rights-mode",
 	                       "logon",
 	                       "--expiration",
@@ -2134,12 +1983,12 @@ static void test_server_http__session_options(void **state)
 	                       "--fault",
 	                       "backoff,every=1000",
 	                       NULL};
-	server_start(&s, extra);
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	assert_int_equal(connect_alice(s.url), 0);
 	assert_int_equal(connect_alice(s.url), 0);
 	assert_int_equal(connect_alice(s.url), (uint32_t)MAPI_E_SESSION_LIMIT);
-	assert_int_equal(server_stop(&s, SIGTERM), 0);
-	remove_dir(s.dir);
+	assert_int_equal(mh_test_server_stop(&s, SIGTERM), 0);
+	mh_test_server_cleanup(&s);
 }
 
 static void test_server_http__bad_server_options(void **state)
@@ -2158,47 +2007,33 @@ static void test_server_http__bad_server_options(void **state)
 	    {"--max-contexts-per-user", "-1", "--max-contexts-per-user wants a count"},
 	    {"--notification-wait", "", "--notification-wait wants milliseconds"},
 	};
-	char dir[256];
-	make_temp_dir(dir, sizeof(dir));
-	char errp[300];
-	snprintf(errp, sizeof(errp), "%s/err", dir);
 	for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *argv[40] = {MH_SERVER_PATH};
-		size_t n = 1;
+		const char *args[40];
+		size_t n = 0;
 		const char *want;
 		if (i < sizeof(cases) / sizeof(cases[0])) {
-			argv[n++] = cases[i][0];
-			argv[n++] = cases[i][1];
+			args[n++] = cases[i][0];
+			args[n++] = cases[i][1];
 			want = cases[i][2];
 		} else {
 			/* One rule past the limit. */
 			for (unsigned k = 0; k <= MH_SRV_FAULT_MAX_RULES; k++) {
-				argv[n++] = "--fault";
-				argv[n++] = "close,every=99";
+				args[n++] = "--fault";
+				args[n++] = "close,every=99";
 			}
 			want = "at most 16 fault rules";
 		}
-		argv[n] = NULL;
-		posix_spawn_file_actions_t fa;
-		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		pid_t pid;
-		assert_int_equal(spawn(&pid, &fa, argv), 0);
-		posix_spawn_file_actions_destroy(&fa);
-		int st;
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 2);
-		char *err = slurp(errp);
-		if (strstr(err, want) == NULL)
-			print_error("case %zu: '%s' lacks '%s'\n", i, err, want);
-		assert_non_null(strstr(err, want));
-		assert_int_equal(strncmp(err, "mapihttpd: ", 11), 0);
-		assert_int_equal(count_of(err, "\n"), 1); /* one line */
-		free(err);
+		args[n] = NULL;
+		mh_test_run_result r;
+		assert_int_equal(mh_test_run(&r, MH_SERVER_PATH, args, NULL, NULL), 0);
+		assert_int_equal(r.status, 2);
+		if (strstr(r.err, want) == NULL)
+			print_error("case %zu: '%s' lacks '%s'\n", i, r.err, want);
+		assert_non_null(strstr(r.err, want));
+		assert_int_equal(strncmp(r.err, "mapihttpd: ", 11), 0);
+		assert_int_equal(count_of(r.err, "\n"), 1); /* one line */
+		mh_test_run_result_free(&r);
 	}
-	remove_dir(dir);
 }
 
 static void test_server_http__bad_command_lines(void **state)
@@ -2210,22 +2045,15 @@ static void test_server_http__bad_command_lines(void **state)
 	                          {"--org", "/nonexistent.json", NULL, NULL},
 	                          {"--bogus", NULL, NULL, NULL}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *argv[6] = {MH_SERVER_PATH};
-		size_t n = 1;
+		const char *args[5];
+		size_t n = 0;
 		for (size_t k = 0; k < 4 && cases[i][k] != NULL; k++)
-			argv[n++] = cases[i][k];
-		argv[n] = NULL;
-		posix_spawn_file_actions_t fa;
-		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-		pid_t pid;
-		assert_int_equal(spawn(&pid, &fa, argv), 0);
-		posix_spawn_file_actions_destroy(&fa);
-		int st;
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		assert_true(WIFEXITED(st));
-		assert_true(WEXITSTATUS(st) != 0);
+			args[n++] = cases[i][k];
+		args[n] = NULL;
+		mh_test_run_result r;
+		assert_int_equal(mh_test_run(&r, MH_SERVER_PATH, args, NULL, NULL), 0);
+		mh_test_run_result_free(&r);
+		assert_true(r.status > 0 && r.status < 128); /* an exit, not a signal */
 	}
 }
 

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -32,6 +31,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "mapihttpd_proc.h"
+
 #include "codec/emsmdb.h"
 #include "codec/mapihttp.h"
 #include "mapihttp/sys/transport.h"
@@ -49,112 +50,14 @@
 #define NS_OUTLOOK "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
 #define POX_PATH   "/autodiscover/autodiscover.xml"
 
-extern char **environ;
-
 /* ---- the server process ------------------------------------------------------------------ */
 
-typedef struct server {
-	pid_t pid;
-	int out;
-	char url[512];
-	char dir[256];
-	char err_path[300];
-} server;
-
-static void make_temp_dir(char *out, size_t cap)
+/* Stops s with SIGTERM, removes its directory, and wants a clean exit. */
+static void server_stop(mh_test_server *s)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(out, cap, "%s/mh_tcurl_test_XXXXXX", t != NULL ? t : "/tmp");
-	assert_non_null(mkdtemp(out));
-}
-
-static void remove_dir(const char *dir)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
-static bool read_first_line(int fd, char *line, size_t cap)
-{
-	size_t n = 0;
-	time_t until = time(NULL) + 20;
-	while (n + 1 < cap && time(NULL) < until) {
-		struct pollfd p = {fd, POLLIN, 0};
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		char ch;
-		if (read(fd, &ch, 1) != 1)
-			return false;
-		if (ch == '\n') {
-			line[n] = 0;
-			return true;
-		}
-		line[n++] = ch;
-	}
-	return false;
-}
-
-/* Starts mapihttpd --sample --listen 127.0.0.1:0 with extra arguments; s->url its base URL. */
-static void server_start(server *s, const char *const *extra)
-{
-	memset(s, 0, sizeof(*s));
-	make_temp_dir(s->dir, sizeof(s->dir));
-	snprintf(s->err_path, sizeof(s->err_path), "%s/stderr.log", s->dir);
-	char *argv[24];
-	size_t n = 0;
-	argv[n++] = strdup(MH_SERVER_PATH);
-	argv[n++] = strdup("--sample");
-	argv[n++] = strdup("--listen");
-	argv[n++] = strdup("127.0.0.1:0");
-	argv[n++] = strdup("--quiet");
-	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 22; i++)
-		argv[n++] = strdup(extra[i]);
-	argv[n] = NULL;
-
-	int pipefd[2];
-	assert_int_equal(pipe(pipefd), 0);
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1), 0);
-	assert_int_equal(posix_spawn_file_actions_addclose(&fa, pipefd[0]), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 2, s->err_path,
-	                                                  O_WRONLY | O_CREAT | O_TRUNC, 0600),
-	                 0);
-	int rc = posix_spawn(&s->pid, MH_SERVER_PATH, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	for (size_t i = 0; i < n; i++)
-		free(argv[i]);
-	assert_int_equal(rc, 0);
-	close(pipefd[1]);
-	s->out = pipefd[0];
-
-	char line[512];
-	assert_true(read_first_line(s->out, line, sizeof(line)));
-	static const char prefix[] = "mapihttpd: listening on ";
-	assert_int_equal(strncmp(line, prefix, sizeof(prefix) - 1), 0);
-	snprintf(s->url, sizeof(s->url), "%s", line + sizeof(prefix) - 1);
-}
-
-static void server_stop(server *s)
-{
-	kill(s->pid, SIGTERM);
-	int status = 0;
-	time_t until = time(NULL) + 10;
-	pid_t got = 0;
-	while ((got = waitpid(s->pid, &status, WNOHANG)) == 0 && time(NULL) < until) {
-		struct timespec ts = {0, 20000000};
-		nanosleep(&ts, NULL);
-	}
-	if (got == 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, &status, 0);
-	}
-	close(s->out);
-	remove_dir(s->dir);
-	assert_int_equal(got, s->pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	int st = mh_test_server_stop(s, SIGTERM);
+	mh_test_server_cleanup(s);
+	assert_int_equal(st, 0);
 }
 
 static int url_port(const char *url)
@@ -177,20 +80,6 @@ typedef struct proxy {
 	atomic_uint accepted;
 	char url[64];
 } proxy;
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
 
 static void *proxy_main(void *arg)
 {
@@ -217,7 +106,7 @@ static void *proxy_main(void *arg)
 					continue;
 				int from = side == 0 ? a[i] : b[i], to = side == 0 ? b[i] : a[i];
 				ssize_t got = read(from, buf, sizeof(buf));
-				if (got > 0 && write_all(to, buf, (size_t)got))
+				if (got > 0 && mh_test_write_all(to, buf, (size_t)got) == 0)
 					continue;
 				close(a[i]);
 				close(b[i]);
@@ -331,7 +220,7 @@ static void *canned_main(void *arg)
 				break;
 			have += (size_t)got;
 		}
-		write_all(fd, c->answer, c->answer_len);
+		mh_test_write_all(fd, c->answer, c->answer_len);
 		while (read(fd, req, sizeof(req)) > 0)
 			;
 	}
@@ -624,12 +513,13 @@ static bool contains_ci(const char *hay, const char *needle)
 	return false;
 }
 
-static server g_server;
+static mh_test_server g_server;
 
 static int group_setup(void **state)
 {
 	(void)state;
-	server_start(&g_server, NULL);
+	const char *const extra[] = {"--quiet", NULL};
+	assert_int_equal(mh_test_server_start(&g_server, MH_SERVER_PATH, extra), 0);
 	return 0;
 }
 
@@ -838,9 +728,10 @@ static void cookies_of(const xfer *x, char *out, size_t cap)
 static void test_transport_curl__held_answer_streams(void **state)
 {
 	(void)state;
-	server s;
-	const char *extra[] = {"--notification-wait", "300", "--pending-period", "50", NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet", "--notification-wait", "300", "--pending-period", "50",
+	                       NULL};
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	mh_transport *t = new_transport(NULL);
 	xfer c;
 	mapi_connect(&c, s.url);
@@ -891,9 +782,10 @@ static void test_transport_curl__idle_limit_waits_for_a_connection(void **state)
 {
 	(void)state;
 	enum { N = 3 };
-	server s;
-	const char *extra[] = {"--fault", "stall,every=1,ms=600", "--pending-period", "50", NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet",          "--fault", "stall,every=1,ms=600",
+	                       "--pending-period", "50",      NULL};
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	mh_transport_curl_options o = MH_TRANSPORT_CURL_OPTIONS_INIT;
 	o.max_host_connections = 1;
 	mh_transport *t = new_transport(&o);
@@ -978,35 +870,20 @@ static void test_transport_curl__concurrent(void **state)
 	proxy_stop(&px);
 }
 
-static void make_cert(char *dir, size_t dir_cap, char *cert, char *key, size_t cap)
-{
-	make_temp_dir(dir, dir_cap);
-	char cmd[1024];
-	snprintf(cert, cap, "%s/cert.pem", dir);
-	snprintf(key, cap, "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-	         "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
-	         key, cert);
-	if (system(cmd) != 0) {
-		remove_dir(dir);
-		skip(); /* no openssl tool here */
-	}
-}
-
 static void test_transport_curl__https(void **state)
 {
 	(void)state;
-	char dir[256], cert[300], key[300];
-	make_cert(dir, sizeof(dir), cert, key, sizeof(cert));
-	server s;
-	const char *extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet", NULL};
+	int rc = mh_test_server_start_https(&s, MH_SERVER_PATH, extra);
+	if (rc == 1)
+		skip(); /* no openssl tool here */
+	assert_int_equal(rc, 0);
 	assert_int_equal(strncmp(s.url, "https://", 8), 0);
 
 	/* Verified against the certificate as CA. */
 	mh_transport_curl_options o = MH_TRANSPORT_CURL_OPTIONS_INIT;
-	o.cacert = cert;
+	o.cacert = s.cert;
 	xfer x;
 	pox(&x, s.url, "bob@contoso.test", "bob@contoso.test", "Bob-Pass-1");
 	one(&x, &o);
@@ -1034,7 +911,6 @@ static void test_transport_curl__https(void **state)
 	xfer_free(&x);
 
 	server_stop(&s);
-	remove_dir(dir);
 }
 
 /* A bound socket that does not listen: connecting to its port is refused. */
@@ -1116,9 +992,9 @@ static void test_transport_curl__no_secret_in_messages(void **state)
 static void test_transport_curl__faults(void **state)
 {
 	(void)state;
-	server s;
-	const char *extra[] = {"--fault", "stall,every=1,ms=4000", NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet", "--fault", "stall,every=1,ms=4000", NULL};
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	mh_transport *t = new_transport(NULL);
 
 	/* The total limit ends a stalled answer. */
@@ -1175,9 +1051,9 @@ static void test_transport_curl__faults(void **state)
 static void test_transport_curl__fault_close(void **state)
 {
 	(void)state;
-	server s;
-	const char *extra[] = {"--fault", "close,every=2", NULL};
-	server_start(&s, extra);
+	mh_test_server s;
+	const char *extra[] = {"--quiet", "--fault", "close,every=2", NULL};
+	assert_int_equal(mh_test_server_start(&s, MH_SERVER_PATH, extra), 0);
 	mh_transport *t = new_transport(NULL);
 	xfer x;
 	mapi_connect(&x, s.url);
