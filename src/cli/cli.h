@@ -32,11 +32,13 @@
 int mh_cli_entryid_main(int argc, char **argv);
 int mh_cli_demo_main(int argc, char **argv);
 int mh_cli_discover_main(int argc, char **argv);
+int mh_cli_resolve_main(int argc, char **argv);
 
 /* Help texts, written to out; `mapihttp help <cmd>` and `<cmd> --help` share them. */
 void mh_cli_entryid_help(FILE *out);
 void mh_cli_demo_help(FILE *out);
 void mh_cli_discover_help(FILE *out);
+void mh_cli_resolve_help(FILE *out);
 
 /*
  * The inputs of a store EntryID as CreateStoreEntryID2 reads them. NULL

@@ -22,6 +22,8 @@ static const command commands[] = {
      mh_cli_demo_help},
     {"discover", "Autodiscover an address: its endpoints and alternative mailboxes",
      mh_cli_discover_main, mh_cli_discover_help},
+    {"resolve", "resolve names in the address book: DN, SMTP address, home MDB",
+     mh_cli_resolve_main, mh_cli_resolve_help},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

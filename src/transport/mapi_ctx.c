@@ -84,7 +84,7 @@ static void wipe_free(char *s)
 	free(s);
 }
 
-static mh_status random_guid(GUID *g)
+mh_status mh_mapi_random_guid(GUID *g)
 {
 	uint8_t b[16];
 	size_t got = 0;
@@ -94,7 +94,7 @@ static mh_status random_guid(GUID *g)
 			continue;
 		if (n <= 0)
 			return mh_error_set(MAPI_E_CALL_FAILED, -1,
-			                    "no random bytes for the X-RequestId GUID (getrandom)");
+			                    "no random bytes for a GUID (getrandom)");
 		got += (size_t)n;
 	}
 	g->Data1 = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -488,7 +488,7 @@ mh_status mh_mapi_ctx_new(mh_mapi_ctx **out, mh_loop *loop, const mh_mapi_ctx_op
 		mh_mapi_ctx_free(c);
 		return mh_error_oom();
 	}
-	st = random_guid(&c->request_guid);
+	st = mh_mapi_random_guid(&c->request_guid);
 	if (st != S_OK) {
 		mh_mapi_ctx_free(c);
 		return st;
@@ -559,7 +559,7 @@ mh_status mh_mapi_ctx_restart(mh_mapi_ctx *c, bool keep_cookies, uint32_t client
 		    MAPI_E_BUSY, -1,
 		    "mh_mapi_ctx_restart: a request is still running on the context");
 	GUID g;
-	mh_status st = random_guid(&g);
+	mh_status st = mh_mapi_random_guid(&g);
 	if (st != S_OK)
 		return st;
 	c->request_guid = g;

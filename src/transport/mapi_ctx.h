@@ -149,4 +149,10 @@ uint32_t mh_mapi_ctx_expiration(const mh_mapi_ctx *c);
 
 void mh_mapi_ctx_stats_get(const mh_mapi_ctx *c, mh_mapi_ctx_stats *out);
 
+/*
+ * A random (version 4) GUID, e.g. the X-ClientInfo GUID of a client instance.
+ * MAPI_E_CALL_FAILED when getrandom(2) gives no bytes.
+ */
+mh_status mh_mapi_random_guid(GUID *g);
+
 #endif
