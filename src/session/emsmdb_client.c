@@ -705,18 +705,7 @@ mh_status mh_emsmdb_client_new(mh_emsmdb_client **out, mh_loop *loop,
 		return mh_error_oom();
 	}
 	mh_sctx_options so;
-	memset(&so, 0, sizeof(so));
-	so.ctx = (mh_mapi_ctx_options)MH_MAPI_CTX_OPTIONS_INIT;
-	so.ctx.url = o->url;
-	so.ctx.auth = o->auth;
-	so.ctx.client_guid = o->client_guid;
-	so.ctx.client_counter = o->client_counter;
-	so.ctx.client_application = o->client_application;
-	so.ctx.expiration_ms = o->expiration_ms;
-	so.ctx.connect_timeout_ms = o->connect_timeout_ms;
-	so.ctx.total_timeout_ms = o->total_timeout_ms;
-	so.retry = o->retry;
-	so.keep_alive = o->keep_alive;
+	MH_SCTX_OPTIONS_FROM(&so, o);
 	so.hooks.reconnect_type = MH_RT_CONNECT;
 	so.hooks.reconnect_body = hook_reconnect_body;
 	so.hooks.reconnected = hook_reconnected;

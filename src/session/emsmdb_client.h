@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "codec/emsmdb.h"
 #include "codec/mapihttp.h"
@@ -87,6 +88,27 @@ typedef struct mh_sctx_options {
 	bool keep_alive;
 	mh_sctx_hooks hooks;
 } mh_sctx_options;
+
+/*
+ * Fills *so (hooks left empty) from an endpoint client's options *o: the EMSMDB and the NSPI
+ * client options name their shared fields alike (url, auth, client_guid, client_counter,
+ * client_application, expiration_ms, connect_timeout_ms, total_timeout_ms, retry, keep_alive).
+ */
+#define MH_SCTX_OPTIONS_FROM(so, o)                                        \
+	do {                                                               \
+		memset((so), 0, sizeof(*(so)));                            \
+		(so)->ctx = (mh_mapi_ctx_options)MH_MAPI_CTX_OPTIONS_INIT; \
+		(so)->ctx.url = (o)->url;                                  \
+		(so)->ctx.auth = (o)->auth;                                \
+		(so)->ctx.client_guid = (o)->client_guid;                  \
+		(so)->ctx.client_counter = (o)->client_counter;            \
+		(so)->ctx.client_application = (o)->client_application;    \
+		(so)->ctx.expiration_ms = (o)->expiration_ms;              \
+		(so)->ctx.connect_timeout_ms = (o)->connect_timeout_ms;    \
+		(so)->ctx.total_timeout_ms = (o)->total_timeout_ms;        \
+		(so)->retry = (o)->retry;                                  \
+		(so)->keep_alive = (o)->keep_alive;                        \
+	} while (0)
 
 /* MAPI_E_INVALID_PARAMETER, MAPI_E_NOT_ENOUGH_MEMORY, mh_mapi_ctx_new's failures. */
 mh_status mh_sctx_new(mh_sctx **out, mh_loop *loop, const mh_sctx_options *o);
