@@ -12,5 +12,7 @@
 #include "mapihttp/alloc.h"
 #include "mapihttp/entryid.h"
 #include "mapihttp/lz77.h"
+#include "mapihttp/session.h"
+#include "mapihttp/scan.h"
 
 #endif

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="cmake ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev clang-format \
 libcmocka-dev libcurl4-openssl-dev libxml2-dev libjansson-dev libsqlite3-dev libcrypt-dev \
-libmicrohttpd-dev valgrind"
+libmicrohttpd-dev valgrind openssl"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,5 @@
+/* Placeholder: replaced by the scan benchmark. */
+int main(void)
+{
+	return 0;
+}

@@ -1,0 +1,5 @@
+/* Placeholder: replaced by the open-archive example. */
+int main(void)
+{
+	return 0;
+}
