@@ -32,7 +32,7 @@ typedef struct mh_scan_result {
 typedef bool (*mh_scan_cb)(void *ud, const mh_scan_result *r);
 
 typedef struct mh_scan_options {
-	unsigned version; /* 1 */
+	unsigned version;             /* 1 */
 	const char *const *mailboxes; /* SMTP addresses; duplicates are scanned once */
 	uint32_t count;
 	/* Also scan each mailbox's archive (from its Autodiscover answer); a mailbox without one
@@ -54,18 +54,18 @@ typedef struct mh_scan_options {
 	void (*on_progress)(void *ud, uint32_t done, uint32_t total);
 } mh_scan_options;
 
-#define MH_SCAN_OPTIONS_INIT                                        \
-	{                                                           \
+#define MH_SCAN_OPTIONS_INIT                                       \
+	{                                                          \
 		1, NULL, 0, false, 0, NULL, 0, 0, NULL, NULL, NULL \
 	}
 
 /* The totals of a scan. */
 typedef struct mh_scan_summary {
-	uint32_t selected;  /* mailboxes in this shard after removing duplicates */
-	uint32_t skipped;   /* already in the checkpoint */
-	uint32_t ok;        /* results with S_OK */
-	uint32_t failed;    /* results with another status */
-	uint64_t requests;  /* HTTP requests of the whole scan */
+	uint32_t selected; /* mailboxes in this shard after removing duplicates */
+	uint32_t skipped;  /* already in the checkpoint */
+	uint32_t ok;       /* results with S_OK */
+	uint32_t failed;   /* results with another status */
+	uint64_t requests; /* HTTP requests of the whole scan */
 	uint64_t elapsed_ms;
 } mh_scan_summary;
 

@@ -65,10 +65,10 @@ typedef struct mh_session_options {
 	const char *client_application;
 } mh_session_options;
 
-#define MH_SESSION_OPTIONS_INIT                                                                \
-	{                                                                                      \
-		1, NULL, {MH_AUTH_NONE, NULL, NULL}, NULL, false, NULL, NULL, false, NULL, 0, \
-		    0, 0, 0, 0, true, NULL                                                     \
+#define MH_SESSION_OPTIONS_INIT                                                                  \
+	{                                                                                        \
+		1, NULL, {MH_AUTH_NONE, NULL, NULL}, NULL, false, NULL, NULL, false, NULL, 0, 0, \
+		    0, 0, 0, true, NULL                                                          \
 	}
 
 /**
@@ -112,13 +112,13 @@ MH_EXTERN uint64_t mh_session_request_count(const mh_session *s);
 
 /* One address book entry (NSPI ResolveNames). */
 typedef struct mh_address_entry {
-	bool resolved;            /* false: no entry matched the name (the rest are NULL) */
-	bool ambiguous;           /* more than one matched */
-	const char *name;         /* the name asked for */
+	bool resolved;    /* false: no entry matched the name (the rest are NULL) */
+	bool ambiguous;   /* more than one matched */
+	const char *name; /* the name asked for */
 	const char *display_name;
-	const char *mailbox_dn;   /* legacyExchangeDN */
+	const char *mailbox_dn; /* legacyExchangeDN */
 	const char *smtp_address;
-	const char *mdb_dn;       /* home MDB DN (PR_EMS_AB_HOME_MDB) */
+	const char *mdb_dn; /* home MDB DN (PR_EMS_AB_HOME_MDB) */
 	uint32_t display_type;
 } mh_address_entry;
 
@@ -221,8 +221,8 @@ MH_EXTERN mh_status mh_store_create_entryid(mh_store *st, const char *store_dn,
 
 /** IExchangeManageStoreEx::CreateStoreEntryID2: the same bytes as mh_create_store_entryid2. */
 MH_EXTERN mh_status mh_store_create_entryid2(mh_store *st, uint32_t cValues,
-                                             const SPropValue *props, uint32_t flags,
-                                             uint32_t *cb, ENTRYID **eid);
+                                             const SPropValue *props, uint32_t flags, uint32_t *cb,
+                                             ENTRYID **eid);
 
 /* ---- folders ---------------------------------------------------------------------------- */
 
@@ -268,8 +268,7 @@ typedef struct mh_folder_entry {
  * GetHierarchyTable with Depth, SetColumns, QueryRows; more only when the rows do not fit).
  * *entries: *count entries in one MAPI buffer.
  */
-MH_EXTERN mh_status mh_store_folder_tree(mh_store *st, mh_folder_entry **entries,
-                                         uint32_t *count);
+MH_EXTERN mh_status mh_store_folder_tree(mh_store *st, mh_folder_entry **entries, uint32_t *count);
 
 /* ---- properties ------------------------------------------------------------------------- */
 
@@ -284,8 +283,8 @@ typedef enum mh_object_kind { MH_OBJECT_FOLDER = 1, MH_OBJECT_MESSAGE = 2 } mh_o
 MH_EXTERN mh_status mh_folder_get_props(mh_folder *f, const SPropTagArray *tags, uint32_t *count,
                                         SPropValue **props);
 MH_EXTERN mh_status mh_folder_get_all_props(mh_folder *f, uint32_t *count, SPropValue **props);
-MH_EXTERN mh_status mh_message_get_props(mh_message *m, const SPropTagArray *tags,
-                                         uint32_t *count, SPropValue **props);
+MH_EXTERN mh_status mh_message_get_props(mh_message *m, const SPropTagArray *tags, uint32_t *count,
+                                         SPropValue **props);
 MH_EXTERN mh_status mh_message_get_all_props(mh_message *m, uint32_t *count, SPropValue **props);
 
 /**
@@ -294,8 +293,7 @@ MH_EXTERN mh_status mh_message_get_all_props(mh_message *m, uint32_t *count, SPr
  * *data is a MAPI buffer with a NUL after the *len bytes.
  */
 MH_EXTERN mh_status mh_folder_read_stream(mh_folder *f, uint32_t tag, void **data, size_t *len);
-MH_EXTERN mh_status mh_message_read_stream(mh_message *m, uint32_t tag, void **data,
-                                           size_t *len);
+MH_EXTERN mh_status mh_message_read_stream(mh_message *m, uint32_t tag, void **data, size_t *len);
 
 /* ---- tables ----------------------------------------------------------------------------- */
 

@@ -24,6 +24,8 @@
 #define MH_CLI_EXIT_OK    0
 #define MH_CLI_EXIT_ERROR 1
 #define MH_CLI_EXIT_USAGE 2
+/* scan: it ran, but some mailboxes failed. */
+#define MH_CLI_EXIT_PARTIAL 3
 
 /*
  * Subcommands. argv[0] is the subcommand's own name ("entryid", "demo");
@@ -33,12 +35,20 @@ int mh_cli_entryid_main(int argc, char **argv);
 int mh_cli_demo_main(int argc, char **argv);
 int mh_cli_discover_main(int argc, char **argv);
 int mh_cli_resolve_main(int argc, char **argv);
+int mh_cli_stores_main(int argc, char **argv);
+int mh_cli_folders_main(int argc, char **argv);
+int mh_cli_messages_main(int argc, char **argv);
+int mh_cli_scan_main(int argc, char **argv);
 
 /* Help texts, written to out; `mapihttp help <cmd>` and `<cmd> --help` share them. */
 void mh_cli_entryid_help(FILE *out);
 void mh_cli_demo_help(FILE *out);
 void mh_cli_discover_help(FILE *out);
 void mh_cli_resolve_help(FILE *out);
+void mh_cli_stores_help(FILE *out);
+void mh_cli_folders_help(FILE *out);
+void mh_cli_messages_help(FILE *out);
+void mh_cli_scan_help(FILE *out);
 
 /*
  * The inputs of a store EntryID as CreateStoreEntryID2 reads them. NULL

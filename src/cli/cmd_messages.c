@@ -1,4 +1,15 @@
 /* Placeholder: replaced by `mapihttp messages`. */
 #include "cli/cli.h"
 
-typedef int mh_placeholder_cmd_messages;
+int mh_cli_messages_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fputs("mapihttp messages: not built yet\n", stderr);
+	return MH_CLI_EXIT_ERROR;
+}
+
+void mh_cli_messages_help(FILE *out)
+{
+	fputs("Usage: mapihttp messages\n", out);
+}

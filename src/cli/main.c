@@ -18,12 +18,19 @@ typedef struct command {
 static const command commands[] = {
     {"entryid", "decode EntryIDs and create store EntryIDs", mh_cli_entryid_main,
      mh_cli_entryid_help},
-    {"demo", "show offline why MAPI/HTTP needs a version 3 store EntryID", mh_cli_demo_main,
+    {"demo", "run the hub-and-spoke story against an embedded mapihttpd", mh_cli_demo_main,
      mh_cli_demo_help},
     {"discover", "Autodiscover an address: its endpoints and alternative mailboxes",
      mh_cli_discover_main, mh_cli_discover_help},
     {"resolve", "resolve names in the address book: DN, SMTP address, home MDB",
      mh_cli_resolve_main, mh_cli_resolve_help},
+    {"stores", "the identity's mailbox, archive and delegated mailboxes with v3 EntryIDs",
+     mh_cli_stores_main, mh_cli_stores_help},
+    {"folders", "a mailbox's folder tree with item counts", mh_cli_folders_main,
+     mh_cli_folders_help},
+    {"messages", "the messages of one folder", mh_cli_messages_main, mh_cli_messages_help},
+    {"scan", "scan many mailboxes (and archives) concurrently; NDJSON per mailbox",
+     mh_cli_scan_main, mh_cli_scan_help},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -54,7 +61,7 @@ static void main_help(FILE *out)
 	      "  --version      show the version and exit\n"
 	      "\n"
 	      "Run 'mapihttp <command> --help' for a command's options.\n"
-	      "Exit status: 0 success, 1 error, 2 usage error.\n",
+	      "Exit status: 0 success, 1 error, 2 usage error, 3 (scan) some mailboxes failed.\n",
 	      out);
 }
 

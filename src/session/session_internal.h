@@ -53,8 +53,8 @@ struct mh_session {
 	mh_nspi_client *nspi;    /* bound on first use (resolve, upgrade, redirects) */
 	mh_endpoint *endpoints;
 	mh_store *primary;
-	mh_store *stores; /* every open store, primary included (linked by next) */
-	mh_arena arena;   /* lives as long as the session */
+	mh_store *stores;         /* every open store, primary included (linked by next) */
+	mh_arena arena;           /* lives as long as the session */
 	uint64_t requests_closed; /* requests of clients already freed */
 	char errmsg[MH_SESSION_ERRMSG_MAX];
 };
