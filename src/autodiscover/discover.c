@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "transport/mapi_ctx.h"
 #include "util/buf.h"
 #include "util/cursor.h"
 #include "util/diag.h"
@@ -620,6 +621,7 @@ struct mh_ad_op {
 	mh_status req_status;
 	long http_status;
 	const char *location;
+	mh_bearer_refusal bearer; /* what a 401 said of the token */
 	mh_buf body;
 	bool sent_credentials;
 	mh_arena answer;        /* the parsed answer being judged */
@@ -905,6 +907,8 @@ static mh_status on_headers(void *ud, long http_status, const mh_transport_heade
 {
 	mh_ad_op *op = ud;
 	op->http_status = http_status;
+	op->bearer =
+	    http_status == 401 ? mh_bearer_refusal_of(headers, n_headers) : MH_BEARER_REFUSAL_NONE;
 	for (size_t i = 0; i < n_headers; i++) {
 		if (headers[i].name == NULL || headers[i].value == NULL ||
 		    strcasecmp(headers[i].name, "Location") != 0)
@@ -998,6 +1002,7 @@ static bool launch(mh_ad_op *op, const target *tg)
 	op->body.err = S_OK;
 	op->location = NULL;
 	op->http_status = 0;
+	op->bearer = MH_BEARER_REFUSAL_NONE;
 	op->cur = *tg;
 	op->sent_credentials = rq.auth.scheme != MH_AUTH_NONE;
 	mh_transport_callbacks cb = {on_headers, on_data, on_done, op};
@@ -1181,7 +1186,21 @@ static bool judge_pox(mh_ad_op *op)
 	long hs = op->http_status;
 	if (hs == 401) {
 		char user[200];
-		if (op->sent_credentials)
+		/* The token itself is never named: only what the server said of it. */
+		if (op->sent_credentials && op->bearer == MH_BEARER_REFUSAL_EXPIRED)
+			finish(
+			    op, MAPI_E_LOGON_FAILED,
+			    "Autodiscover: %s says the bearer token has expired (HTTP 401); get a "
+			    "new token; not tried on other hosts",
+			    op->cur.url);
+		else if (op->sent_credentials && op->auth.scheme == MH_AUTH_BEARER)
+			finish(
+			    op, MAPI_E_LOGON_FAILED,
+			    "Autodiscover: %s refused the bearer token (HTTP 401%s); not tried on "
+			    "other hosts",
+			    op->cur.url,
+			    op->bearer == MH_BEARER_REFUSAL_INVALID ? ", invalid_token" : "");
+		else if (op->sent_credentials)
 			finish(op, MAPI_E_LOGON_FAILED,
 			       "Autodiscover: %s refused the credentials of %s (HTTP 401); not "
 			       "tried on other hosts",

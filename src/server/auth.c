@@ -115,9 +115,10 @@ static mh_status check_basic(mh_srv_store *st, mh_arena *arena, mh_cursor *c, si
 
 /* RFC 6750 b64token: ALPHA DIGIT - . _ ~ + / then '=' padding. */
 static mh_status check_bearer(mh_srv_store *st, mh_arena *arena, mh_cursor *c, size_t n,
-                              mh_srv_recipient *out)
+                              int64_t now, mh_srv_auth_token *why, mh_srv_recipient *out)
 {
 	char token[MH_SRV_AUTH_MAX_HEADER];
+	*why = MH_SRV_AUTH_TOKEN_MALFORMED;
 	if (n == 0 || n >= sizeof(token))
 		return refuse("empty Bearer token");
 	bool pad = false;
@@ -137,18 +138,44 @@ static mh_status check_bearer(mh_srv_store *st, mh_arena *arena, mh_cursor *c, s
 		token[i] = (char)ch;
 	}
 	token[n] = 0;
-	mh_status s = mh_srv_store_principal_by_token(st, arena, token, out);
+	int expired = 0;
+	mh_status s = mh_srv_store_principal_by_token(st, arena, token, now, &expired, out);
 	wipe(token, sizeof(token));
+	/* Any other failure is the store's, not the token's: a 500, not a 401. */
+	if (s == MAPI_E_LOGON_FAILED)
+		*why = expired ? MH_SRV_AUTH_TOKEN_EXPIRED : MH_SRV_AUTH_TOKEN_UNKNOWN;
+	else
+		*why = MH_SRV_AUTH_TOKEN_OK;
 	return s;
 }
 
+const char *mh_srv_auth_bearer_challenge(mh_srv_auth_scheme scheme, mh_srv_auth_token token)
+{
+	if (scheme != MH_SRV_AUTH_BEARER)
+		return MH_SRV_AUTH_CHALLENGE_BEARER;
+	switch (token) {
+	case MH_SRV_AUTH_TOKEN_EXPIRED:
+		return MH_SRV_AUTH_CHALLENGE_BEARER_EXPIRED;
+	case MH_SRV_AUTH_TOKEN_MALFORMED:
+		return MH_SRV_AUTH_CHALLENGE_BEARER_MALFORMED;
+	case MH_SRV_AUTH_TOKEN_UNKNOWN:
+	case MH_SRV_AUTH_TOKEN_OK:
+	default:
+		return MH_SRV_AUTH_CHALLENGE_BEARER_INVALID;
+	}
+}
+
 mh_status mh_srv_auth_check(mh_srv_store *st, mh_arena *arena, const char *authorization,
-                            mh_srv_auth_scheme *scheme, mh_srv_recipient *out)
+                            int64_t now, mh_srv_auth_scheme *scheme, mh_srv_auth_token *token,
+                            mh_srv_recipient *out)
 {
 	mh_srv_auth_scheme tried = MH_SRV_AUTH_NONE;
+	mh_srv_auth_token why = MH_SRV_AUTH_TOKEN_OK;
 	mh_status s;
 	if (scheme != NULL)
 		*scheme = MH_SRV_AUTH_NONE;
+	if (token != NULL)
+		*token = MH_SRV_AUTH_TOKEN_OK;
 	if (authorization == NULL)
 		return refuse("no Authorization header");
 	size_t len = strnlen(authorization, MH_SRV_AUTH_MAX_HEADER + 1);
@@ -182,6 +209,8 @@ mh_status mh_srv_auth_check(mh_srv_store *st, mh_arena *arena, const char *autho
 	if (tried == MH_SRV_AUTH_BASIC)
 		s = check_basic(st, arena, &c, end - cred, out);
 	else
-		s = check_bearer(st, arena, &c, end - cred, out);
+		s = check_bearer(st, arena, &c, end - cred, now, &why, out);
+	if (token != NULL)
+		*token = why;
 	return s;
 }

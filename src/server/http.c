@@ -79,6 +79,7 @@ typedef struct request {
 	char diag[256];
 	const char *allow;
 	mh_srv_auth_scheme scheme;
+	mh_srv_auth_token token; /* why a Bearer token was refused */
 	bool too_large;
 	size_t cap;
 	size_t in_bytes;
@@ -247,9 +248,7 @@ static enum MHD_Result send_text(request *r, struct MHD_Connection *c, unsigned 
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                        MH_SRV_AUTH_CHALLENGE_BASIC);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-		                        r->scheme == MH_SRV_AUTH_BEARER
-		                            ? MH_SRV_AUTH_CHALLENGE_BEARER_INVALID
-		                            : MH_SRV_AUTH_CHALLENGE_BEARER);
+		                        mh_srv_auth_bearer_challenge(r->scheme, r->token));
 	}
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
@@ -763,7 +762,8 @@ static void check_request(request *r, struct MHD_Connection *c, const char *url,
 
 	const char *authz =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	mh_status s = mh_srv_auth_check(r->srv->store, &r->arena, authz, &r->scheme, &r->principal);
+	mh_status s = mh_srv_auth_check(r->srv->store, &r->arena, authz, (int64_t)time(NULL),
+	                                &r->scheme, &r->token, &r->principal);
 	if (s == MAPI_E_LOGON_FAILED) {
 		set_verdict(r, V_UNAUTHORIZED, 0, NULL);
 		return;

@@ -892,6 +892,59 @@ static mh_status parse_user_identity(const ctx *c, const json_t *v, const char *
 	return S_OK;
 }
 
+/*
+ * One element of a user's "tokens": a token string, or {"token": "...", "expires": "<UTC
+ * time>"} for one that is refused from that time on. Only the token's hash is kept.
+ */
+static mh_status parse_token(const ctx *c, const json_t *t, const char *path, const char **hash,
+                             int64_t *expires)
+{
+	static const char *const members[] = {"token", "expires", NULL};
+	char p[PATH_MAX_LEN], h[65];
+	const char *s, *when, *where = path;
+	size_t n;
+	mh_status st;
+	*expires = MH_SRV_TOKEN_NEVER;
+	if (json_is_string(t)) {
+		s = json_string_value(t);
+		n = json_string_length(t);
+	} else if (json_is_object(t)) {
+		if ((st = only_members(c, t, path, members)) != S_OK ||
+		    (st = get_string(c, t, path, "expires", 0, 64, TEXT_LINE, &when, NULL)) != S_OK)
+			return st;
+		join(p, path, "token");
+		where = p;
+		const json_t *v = json_object_get(t, "token");
+		if (v == NULL)
+			return bad(c, p, "missing");
+		if (!json_is_string(v))
+			return bad(c, p, "expected a string, got %s", type_name(v));
+		s = json_string_value(v);
+		n = json_string_length(v);
+		if (when != NULL && !parse_time(when, expires)) {
+			char pe[PATH_MAX_LEN];
+			join(pe, path, "expires");
+			return bad(
+			    c, pe,
+			    "expected a UTC time \"YYYY-MM-DDTHH:MM:SSZ\" (years 1601-9999)");
+		}
+	} else {
+		return bad(c, path,
+		           "expected a string or an object with \"token\" and \"expires\", "
+		           "got %s",
+		           type_name(t));
+	}
+	if (n < MH_SRV_ORG_MIN_TOKEN || n > MH_SRV_ORG_MAX_TOKEN)
+		return bad(c, where, "a token must have %u to %u characters", MH_SRV_ORG_MIN_TOKEN,
+		           MH_SRV_ORG_MAX_TOKEN);
+	for (size_t k = 0; k < n; k++)
+		if (!is_token_char(s[k]))
+			return bad(c, where, "character at %zu is not a token character (RFC 6750)",
+			           k);
+	mh_srv_token_hash(h, s, n);
+	return dup(c, h, hash);
+}
+
 static mh_status parse_credentials(const ctx *c, const json_t *v, const char *path,
                                    mh_srv_org_user *u)
 {
@@ -940,27 +993,14 @@ static mh_status parse_credentials(const ctx *c, const json_t *v, const char *pa
 			return st;
 	}
 	u->n_tokens = tokens ? json_array_size(tokens) : 0;
+	int64_t *expires = NULL;
 	st = alloc_array(c, u->n_tokens, sizeof(*u->token_hashes), (void **)&u->token_hashes);
+	if (st == S_OK)
+		st = alloc_array(c, u->n_tokens, sizeof(*expires), (void **)&expires);
+	u->token_expires = expires;
 	for (size_t i = 0; st == S_OK && i < u->n_tokens; i++) {
-		json_t *t = json_array_get(tokens, i);
-		char h[65];
-		const char *s;
-		size_t n;
 		join_index(p, path, "tokens", i);
-		if (!json_is_string(t))
-			return bad(c, p, "expected a string, got %s", type_name(t));
-		s = json_string_value(t);
-		n = json_string_length(t);
-		if (n < MH_SRV_ORG_MIN_TOKEN || n > MH_SRV_ORG_MAX_TOKEN)
-			return bad(c, p, "a token must have %u to %u characters",
-			           MH_SRV_ORG_MIN_TOKEN, MH_SRV_ORG_MAX_TOKEN);
-		for (size_t k = 0; k < n; k++)
-			if (!is_token_char(s[k]))
-				return bad(c, p,
-				           "character at %zu is not a token character (RFC 6750)",
-				           k);
-		mh_srv_token_hash(h, s, n);
-		st = dup(c, h, &u->token_hashes[i]);
+		st = parse_token(c, json_array_get(tokens, i), p, &u->token_hashes[i], &expires[i]);
 	}
 	return st;
 }

@@ -25,6 +25,9 @@
 #define MH_SRV_ORG_MAX_ATTACHMENT  ((size_t)4 << 20)
 #define MH_SRV_ORG_MAX_FOLDER_PATH 8u /* levels below Top of Information Store */
 
+/* The expiry of a token that has none (a plain string in the organisation file). */
+#define MH_SRV_TOKEN_NEVER INT64_MAX
+
 typedef enum mh_srv_recipient_kind {
 	MH_SRV_RECIPIENT_USER = 1,  /* a person or service account; may log on */
 	MH_SRV_RECIPIENT_SHARED = 2 /* a shared mailbox; no logon of its own */
@@ -104,6 +107,11 @@ typedef struct mh_srv_org_user {
 	const char *display_name;
 	const char *password_hash; /* crypt(3) string; NULL: no password logon */
 	const char **token_hashes; /* mh_srv_token_hash() of each bearer token */
+	/*
+	 * When each token stops being accepted, in seconds since 1970-01-01 UTC (refused from
+	 * that second on), or MH_SRV_TOKEN_NEVER. NULL: none of them expires.
+	 */
+	const int64_t *token_expires;
 	size_t n_tokens;
 	mh_srv_org_mailbox primary;
 	int has_archive;

@@ -16,7 +16,8 @@
 #include "server/store.h"
 #include "util/diag.h"
 
-#define SCHEMA_VERSION 1
+/* 2: token.expires. A version 1 file gains the column (NULL: never expires) when opened. */
+#define SCHEMA_VERSION 2
 /* Lookup keys longer than this cannot match anything stored; refuse them before SQLite. */
 #define MAX_KEY 1024
 
@@ -34,7 +35,8 @@ static const char schema_sql[] =
     " password_hash TEXT);"
     "CREATE TABLE token ("
     " hash TEXT PRIMARY KEY,"
-    " recipient_id INTEGER NOT NULL REFERENCES recipient(id) ON DELETE CASCADE) WITHOUT ROWID;"
+    " recipient_id INTEGER NOT NULL REFERENCES recipient(id) ON DELETE CASCADE,"
+    " expires INTEGER) WITHOUT ROWID;" /* seconds since 1970 UTC; NULL: never */
     "CREATE TABLE mailbox ("
     " id INTEGER PRIMARY KEY,"
     " guid TEXT NOT NULL UNIQUE COLLATE NOCASE,"
@@ -162,7 +164,7 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_ORG_INSERT] = "INSERT INTO organisation (id, domain, name, dn_prefix) VALUES (1, ?, ?, ?)",
     [Q_RCPT_INSERT] = "INSERT INTO recipient (kind, alias, smtp, display_name, legacy_dn, "
                       "password_hash) VALUES (?, ?, ?, ?, ?, ?)",
-    [Q_TOKEN_INSERT] = "INSERT INTO token (hash, recipient_id) VALUES (?, ?)",
+    [Q_TOKEN_INSERT] = "INSERT INTO token (hash, recipient_id, expires) VALUES (?, ?, ?)",
     [Q_MBX_INSERT] = "INSERT INTO mailbox (guid, kind, owner_id, display_name, legacy_dn, "
                      "repl_guid, next_counter) VALUES (?, ?, ?, ?, ?, ?, 1)",
     [Q_MBX_COUNTER] = "UPDATE mailbox SET next_counter = ? WHERE id = ?",
@@ -186,7 +188,7 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_RCPT_BY_DN] = "SELECT " RCPT_COLS "FROM recipient r WHERE r.legacy_dn = ?",
     [Q_RCPT_BY_ID] = "SELECT " RCPT_COLS "FROM recipient r WHERE r.id = ?",
     [Q_RCPT_BY_TOKEN] =
-        "SELECT " RCPT_COLS "FROM token t JOIN recipient r ON r.id = t.recipient_id "
+        "SELECT " RCPT_COLS ", t.expires FROM token t JOIN recipient r ON r.id = t.recipient_id "
         "WHERE t.hash = ?",
     [Q_RCPT_ALL] = "SELECT " RCPT_COLS "FROM recipient r "
                    "ORDER BY r.display_name COLLATE NOCASE, r.id",
@@ -385,9 +387,19 @@ mh_status mh_srv_store_open(mh_srv_store **out, const char *path)
 	if (version == 0) {
 		if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(st->db, "PRAGMA user_version = 1; COMMIT", NULL, NULL, NULL) !=
+		    sqlite3_exec(st->db, "PRAGMA user_version = 2; COMMIT", NULL, NULL, NULL) !=
 		        SQLITE_OK) {
 			ms = db_fail(st, "creating the schema");
+			mh_srv_store_free(st);
+			return ms;
+		}
+	} else if (version == 1) {
+		if (sqlite3_exec(st->db,
+		                 "BEGIN; ALTER TABLE token ADD COLUMN expires INTEGER; "
+		                 "PRAGMA user_version = 2; COMMIT",
+		                 NULL, NULL, NULL) != SQLITE_OK) {
+			ms = db_fail(st, "upgrading the schema to version 2");
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 			mh_srv_store_free(st);
 			return ms;
 		}
@@ -658,6 +670,8 @@ static mh_status insert_user(loader *l, size_t idx)
 			return ms;
 		sqlite3_bind_text(s, 1, u->token_hashes[i], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, rid);
+		if (u->token_expires != NULL && u->token_expires[i] != MH_SRV_TOKEN_NEVER)
+			sqlite3_bind_int64(s, 3, u->token_expires[i]);
 		if ((ms = run(l->st, s, "inserting a token")) != S_OK)
 			return ms;
 	}
@@ -1617,20 +1631,33 @@ mh_status mh_srv_store_verify_password(mh_srv_store *st, mh_arena *arena, const 
 }
 
 mh_status mh_srv_store_principal_by_token(mh_srv_store *st, mh_arena *arena, const char *token,
-                                          mh_srv_recipient *out)
+                                          int64_t now, int *expired, mh_srv_recipient *out)
 {
 	char hash[65];
 	sqlite3_stmt *s;
 	mh_status ms;
+	if (expired != NULL)
+		*expired = 0;
 	if (token == NULL || strlen(token) > MH_SRV_ORG_MAX_TOKEN)
 		return mh_error_set(MAPI_E_LOGON_FAILED, -1, "unknown bearer token");
 	mh_srv_token_hash(hash, token, strlen(token));
 	pthread_mutex_lock(&st->mu);
 	if ((ms = query(st, Q_RCPT_BY_TOKEN, &s)) == S_OK) {
 		sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-		ms = one_recipient(st, arena, s, "token", out);
-		if (ms == MAPI_E_NOT_FOUND)
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && sqlite3_column_type(s, 7) != SQLITE_NULL &&
+		    now >= sqlite3_column_int64(s, 7)) {
+			if (expired != NULL)
+				*expired = 1;
+			ms = mh_error_set(MAPI_E_LOGON_FAILED, -1, "bearer token expired");
+		} else if (rc == SQLITE_ROW) {
+			ms = read_recipient(arena, s, 0, out);
+		} else if (rc == SQLITE_DONE) {
 			ms = mh_error_set(MAPI_E_LOGON_FAILED, -1, "unknown bearer token");
+		} else {
+			ms = db_fail(st, "reading a recipient");
+		}
+		finish(s);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return ms;

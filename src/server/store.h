@@ -285,8 +285,13 @@ mh_status mh_srv_store_mailbox_totals(mh_srv_store *st, int64_t mailbox_id, uint
 mh_status mh_srv_store_verify_password(mh_srv_store *st, mh_arena *arena, const char *smtp,
                                        const char *password, mh_srv_recipient *out);
 
-/* Bearer authentication: the recipient holding token. MAPI_E_LOGON_FAILED otherwise. */
+/*
+ * Bearer authentication: the recipient holding token, unless the token has expired at now
+ * (seconds since 1970-01-01 UTC; a token is refused from its expiry second on).
+ * MAPI_E_LOGON_FAILED otherwise: "unknown bearer token", or "bearer token expired" with
+ * *expired (may be NULL) set to 1; neither message contains the token. MAPI_E_DISK_ERROR.
+ */
 mh_status mh_srv_store_principal_by_token(mh_srv_store *st, mh_arena *arena, const char *token,
-                                          mh_srv_recipient *out);
+                                          int64_t now, int *expired, mh_srv_recipient *out);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "transport/curl_headers.h"
 #include "util/cursor.h"
 #include "util/diag.h"
 
@@ -25,9 +26,6 @@
 #define DEFAULT_HOST_CONNECTIONS   8u
 /* Idle easy handles kept for reuse; more are cleaned up. */
 #define POOL_MAX 16u
-/* An answer whose headers go past these is refused rather than buffered without bound. */
-#define HEADER_BYTES_MAX (256u * 1024u)
-#define HEADERS_MAX      512u
 /* Room for the detail of a callback's failure, kept until on_done. */
 #define SAVED_MESSAGE_MAX 512u
 
@@ -67,11 +65,7 @@ struct creq {
 	uint32_t idle_ms;
 	uint64_t last_activity_ms; /* 0: not started yet (waiting for a connection) */
 	curl_off_t last_dl, last_ul;
-	/* The current response's status and headers: "name\0value\0" pairs. */
-	long status;
-	char *hbuf;
-	size_t hlen, hcap;
-	size_t n_headers;
+	mh_curl_headers hdr; /* the current response's status and headers */
 	/* "https://host:port" for messages: no user information, path or query. */
 	char origin[300];
 	char errbuf[CURL_ERROR_SIZE];
@@ -132,9 +126,7 @@ static void release(ctransport *t, creq *r)
 			curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
-	if (r->hbuf != NULL)
-		explicit_bzero(r->hbuf, r->hcap); /* may hold cookies */
-	free(r->hbuf);
+	mh_curl_headers_free(&r->hdr);
 	free(r);
 }
 
@@ -152,36 +144,54 @@ static void set_fail(creq *r, mh_status st)
 		         "%s: the request was stopped by its caller", r->origin);
 }
 
-/* Appends n raw bytes to the header buffer, within HEADER_BYTES_MAX. */
-static bool happend(creq *r, const char *p, size_t n)
+/* ---- header lines ------------------------------------------------------------------------ */
+
+void mh_curl_headers_init(mh_curl_headers *h, const char *origin)
 {
-	if (r->hlen + n > HEADER_BYTES_MAX)
+	memset(h, 0, sizeof(*h));
+	h->status = -1;
+	h->origin = origin != NULL ? origin : "";
+}
+
+void mh_curl_headers_free(mh_curl_headers *h)
+{
+	if (h->buf != NULL)
+		explicit_bzero(h->buf, h->cap); /* may hold cookies */
+	free(h->buf);
+	h->buf = NULL;
+	h->len = h->cap = h->n = 0;
+}
+
+/* Appends n raw bytes to the header buffer, within MH_CURL_HEADER_BYTES_MAX. */
+static bool happend(mh_curl_headers *h, const char *p, size_t n)
+{
+	if (h->len + n > MH_CURL_HEADER_BYTES_MAX)
 		return false;
-	if (r->hlen + n > r->hcap) {
-		size_t cap = r->hcap != 0 ? r->hcap : 1024;
-		while (cap < r->hlen + n)
+	if (h->len + n > h->cap) {
+		size_t cap = h->cap != 0 ? h->cap : 1024;
+		while (cap < h->len + n)
 			cap *= 2;
 		char *nb = malloc(cap);
 		if (nb == NULL)
 			return false;
-		if (r->hbuf != NULL) {
-			memcpy(nb, r->hbuf, r->hlen);
-			explicit_bzero(r->hbuf, r->hcap);
-			free(r->hbuf);
+		if (h->buf != NULL) {
+			memcpy(nb, h->buf, h->len);
+			explicit_bzero(h->buf, h->cap);
+			free(h->buf);
 		}
-		r->hbuf = nb;
-		r->hcap = cap;
+		h->buf = nb;
+		h->cap = cap;
 	}
 	if (n != 0)
-		memcpy(r->hbuf + r->hlen, p, n);
-	r->hlen += n;
+		memcpy(h->buf + h->len, p, n);
+	h->len += n;
 	return true;
 }
 
 /* Appends n bytes and a NUL. */
-static bool hput(creq *r, const char *p, size_t n)
+static bool hput(mh_curl_headers *h, const char *p, size_t n)
 {
-	return happend(r, p, n) && happend(r, "", 1);
+	return happend(h, p, n) && happend(h, "", 1);
 }
 
 /* "HTTP/1.1 200 OK" (c at its start): the status, or -1. */
@@ -204,53 +214,20 @@ static long parse_status_line(mh_cursor *c)
 }
 
 /* Appends bytes [from, to) of the line in c, then a NUL. */
-static bool hput_range(creq *r, mh_cursor *c, size_t from, size_t to)
+static bool hput_range(mh_curl_headers *h, mh_cursor *c, size_t from, size_t to)
 {
 	const uint8_t *b = NULL;
 	if (mh_cursor_seek(c, from, "header") != S_OK ||
 	    mh_cursor_bytes(c, to - from, &b, "header") != S_OK)
 		return false;
-	return hput(r, (const char *)b, to - from);
+	return hput(h, (const char *)b, to - from);
 }
 
-/* Hands the collected headers to on_headers once. */
-static mh_status deliver_headers(creq *r)
+mh_status mh_curl_headers_feed(mh_curl_headers *h, const char *p, size_t len)
 {
-	r->delivered = true;
-	if (r->cb.on_headers == NULL)
-		return S_OK;
-	mh_transport_header *h = NULL;
-	if (r->n_headers != 0) {
-		h = calloc(r->n_headers, sizeof(*h));
-		if (h == NULL)
-			return mh_error_oom();
-		const char *p = r->hbuf;
-		for (size_t i = 0; i < r->n_headers; i++) {
-			h[i].name = p;
-			p += strlen(p) + 1;
-			h[i].value = p;
-			p += strlen(p) + 1;
-		}
-	}
-	mh_status st = r->cb.on_headers(r->cb.ud, r->status, h, r->n_headers);
-	free(h);
-	return st;
-}
-
-/*
- * Every header line of every response of the transfer: 1xx, the 401 legs of NTLM and
- * Negotiate, the final answer, trailers. A status line starts a new response; only the last
- * one before the body (or the end) is delivered.
- */
-static size_t on_header_line(char *p, size_t size, size_t n, void *ud)
-{
-	creq *r = ud;
-	size_t len = size * n;
-	if (r->dead || r->fail != S_OK)
-		return 0;
-	r->last_activity_ms = now_ms();
-	if (r->delivered)
-		return len; /* trailers */
+	if (h->fail != S_OK)
+		return mh_error_set(h->fail, -1, "%s: the answer's headers were refused",
+		                    h->origin);
 	/* One pass notes where the parts of "Name: value" (or of a folded line) end. */
 	mh_cursor c;
 	mh_cursor_init(&c, p, len, MAPI_E_NETWORK_ERROR);
@@ -273,23 +250,22 @@ static size_t on_header_line(char *p, size_t size, size_t n, void *ud)
 		}
 	}
 	if (nul) {
-		mh_error_set(MAPI_E_NETWORK_ERROR, -1,
-		             "%s: a header line of the answer has a NUL byte", r->origin);
-		set_fail(r, MAPI_E_NETWORK_ERROR);
-		return 0;
+		h->fail = MAPI_E_NETWORK_ERROR;
+		return mh_error_set(MAPI_E_NETWORK_ERROR, -1,
+		                    "%s: a header line of the answer has a NUL byte", h->origin);
 	}
 	mh_cursor_seek(&c, 0, "header line");
 	const uint8_t *first = NULL;
 	if (len >= 5 && mh_cursor_bytes(&c, 5, &first, "header line") == S_OK &&
 	    memcmp(first, "HTTP/", 5) == 0) {
 		mh_cursor_seek(&c, 0, "status line");
-		r->status = parse_status_line(&c);
-		r->hlen = 0;
-		r->n_headers = 0;
-		return len;
+		h->status = parse_status_line(&c);
+		h->len = 0;
+		h->n = 0;
+		return S_OK;
 	}
 	if (content_end == 0)
-		return len; /* the blank line after a header block */
+		return S_OK; /* the blank line after a header block */
 	/* The first non-blank byte at or after start. */
 	size_t start = 0;
 	mh_cursor_seek(&c, 0, "header line");
@@ -300,15 +276,15 @@ static size_t on_header_line(char *p, size_t size, size_t n, void *ud)
 	}
 	if (start > 0) {
 		/* An obsolete folded line continues the previous value. */
-		if (r->n_headers != 0 && start < text_end) {
-			r->hlen--; /* over the value's NUL */
-			if (!happend(r, " ", 1) || !hput_range(r, &c, start, text_end))
+		if (h->n != 0 && start < text_end) {
+			h->len--; /* over the value's NUL */
+			if (!happend(h, " ", 1) || !hput_range(h, &c, start, text_end))
 				goto too_big;
 		}
-		return len;
+		return S_OK;
 	}
 	if (colon == SIZE_MAX || name_end == 0)
-		return len; /* not a header: libcurl has already judged the framing */
+		return S_OK; /* not a header: libcurl has already judged the framing */
 	size_t vs = colon + 1;
 	mh_cursor_seek(&c, vs, "header value");
 	for (uint8_t ch = 0; vs < text_end; vs++) {
@@ -317,17 +293,77 @@ static size_t on_header_line(char *p, size_t size, size_t n, void *ud)
 			break;
 	}
 	size_t ve = text_end > vs ? text_end : vs;
-	if (r->n_headers >= HEADERS_MAX || !hput_range(r, &c, 0, name_end) ||
-	    !hput_range(r, &c, vs, ve))
+	if (h->n >= MH_CURL_HEADERS_MAX || !hput_range(h, &c, 0, name_end) ||
+	    !hput_range(h, &c, vs, ve))
 		goto too_big;
-	r->n_headers++;
-	return len;
+	h->n++;
+	return S_OK;
 too_big:
-	mh_error_set(MAPI_E_NETWORK_ERROR, -1,
-	             "%s: the answer's headers exceed %u headers or %u bytes, or memory ran out",
-	             r->origin, HEADERS_MAX, HEADER_BYTES_MAX);
-	set_fail(r, MAPI_E_NETWORK_ERROR);
-	return 0;
+	h->fail = MAPI_E_NETWORK_ERROR;
+	return mh_error_set(MAPI_E_NETWORK_ERROR, -1,
+	                    "%s: the answer's headers exceed %u headers or %u bytes, or memory "
+	                    "ran out",
+	                    h->origin, MH_CURL_HEADERS_MAX, MH_CURL_HEADER_BYTES_MAX);
+}
+
+mh_status mh_curl_headers_list(const mh_curl_headers *h, mh_transport_header **out)
+{
+	*out = NULL;
+	if (h->fail != S_OK)
+		return mh_error_set(h->fail, -1, "%s: the answer's headers were refused",
+		                    h->origin);
+	if (h->n == 0)
+		return S_OK;
+	mh_transport_header *list = calloc(h->n, sizeof(*list));
+	if (list == NULL)
+		return mh_error_oom();
+	/* buf is ours: n pairs of NUL-terminated strings within len. */
+	const char *p = h->buf;
+	for (size_t i = 0; i < h->n; i++) {
+		list[i].name = p;
+		p += strlen(p) + 1;
+		list[i].value = p;
+		p += strlen(p) + 1;
+	}
+	*out = list;
+	return S_OK;
+}
+
+/* Hands the collected headers to on_headers once. */
+static mh_status deliver_headers(creq *r)
+{
+	r->delivered = true;
+	if (r->cb.on_headers == NULL)
+		return S_OK;
+	mh_transport_header *h = NULL;
+	mh_status st = mh_curl_headers_list(&r->hdr, &h);
+	if (st != S_OK)
+		return st;
+	st = r->cb.on_headers(r->cb.ud, r->hdr.status, h, r->hdr.n);
+	free(h);
+	return st;
+}
+
+/*
+ * Every header line of every response of the transfer: 1xx, the 401 legs of NTLM and
+ * Negotiate, the final answer, trailers. A status line starts a new response; only the last
+ * one before the body (or the end) is delivered.
+ */
+static size_t on_header_line(char *p, size_t size, size_t n, void *ud)
+{
+	creq *r = ud;
+	size_t len = size * n;
+	if (r->dead || r->fail != S_OK)
+		return 0;
+	r->last_activity_ms = now_ms();
+	if (r->delivered)
+		return len; /* trailers */
+	mh_status st = mh_curl_headers_feed(&r->hdr, p, len);
+	if (st != S_OK) {
+		set_fail(r, st);
+		return 0;
+	}
+	return len;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -532,8 +568,11 @@ static mh_status configure(ctransport *t, creq *r, const mh_transport_request *r
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SET(CURLOPT_SSL_VERIFYPEER, t->insecure ? 0L : 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);
-	if (t->cacert != NULL)
+	if (t->cacert != NULL) {
+		/* The given file only: libcurl would also search its built-in CA directory. */
 		SET(CURLOPT_CAINFO, t->cacert);
+		SET(CURLOPT_CAPATH, (const char *)NULL);
+	}
 	SET(CURLOPT_USERAGENT, t->user_agent);
 	SET(CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(rq->connect_timeout_ms != 0 ? rq->connect_timeout_ms
@@ -633,7 +672,7 @@ static mh_status curl_start(void *self, const mh_transport_request *rq,
 	r->t = t;
 	r->cb = *cb;
 	r->idle_ms = rq->idle_timeout_ms;
-	r->status = -1;
+	mh_curl_headers_init(&r->hdr, r->origin);
 	if (t->n_pool != 0) {
 		r->easy = t->pool[--t->n_pool];
 	} else {

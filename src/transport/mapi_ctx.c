@@ -43,6 +43,7 @@ typedef struct exchange {
 	bool have_rc;
 	uint32_t rc;
 	uint32_t expiration, pending_period, retry_after;
+	mh_bearer_refusal bearer; /* of a 401 */
 	char *server_app;
 	mh_buf body;
 	char start_time[START_TIME_MAX + 1];
@@ -143,6 +144,133 @@ static bool parse_u32(const char *s, uint32_t *out)
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+/* ---- WWW-Authenticate ------------------------------------------------------------------- */
+
+#define AUTH_PARAM_MAX 128 /* bytes of a parameter value kept; the rest is read and dropped */
+#define WWW_AUTH       "WWW-Authenticate"
+
+/* The next byte without moving, or -1 at the end. */
+static int peek(const mh_cursor *c)
+{
+	mh_cursor t = *c;
+	uint8_t ch;
+	if (mh_cursor_remaining(&t) == 0 || mh_cursor_u8(&t, &ch, WWW_AUTH) != S_OK)
+		return -1;
+	return ch;
+}
+
+static void skip_spaces(mh_cursor *c)
+{
+	int ch;
+	while ((ch = peek(c)) >= 0 && is_space((uint8_t)ch))
+		(void)mh_cursor_skip(c, 1, WWW_AUTH);
+}
+
+/* A token (RFC 9110 5.6.2) at c into out (cut at cap - 1 bytes); its length, 0 if none. */
+static size_t read_token(mh_cursor *c, char *out, size_t cap)
+{
+	size_t n = 0;
+	int ch;
+	while ((ch = peek(c)) >= 0 && is_tchar((uint8_t)ch)) {
+		(void)mh_cursor_skip(c, 1, WWW_AUTH);
+		if (n + 1 < cap)
+			out[n] = (char)ch;
+		n++;
+	}
+	out[n < cap ? n : cap - 1] = '\0';
+	return n;
+}
+
+/* A quoted-string (RFC 9110 5.6.4) at c, its opening quote already read, into out. */
+static void read_quoted(mh_cursor *c, char *out, size_t cap)
+{
+	size_t n = 0;
+	uint8_t ch;
+	while (mh_cursor_remaining(c) > 0 && mh_cursor_u8(c, &ch, WWW_AUTH) == S_OK && ch != '"') {
+		if (ch == '\\') {
+			if (mh_cursor_remaining(c) == 0)
+				break;
+			(void)mh_cursor_u8(c, &ch, WWW_AUTH);
+		}
+		if (n + 1 < cap)
+			out[n++] = (char)ch;
+	}
+	out[n] = '\0';
+}
+
+/* Case-insensitive search of an ASCII needle. */
+static bool mentions(const char *hay, const char *needle)
+{
+	size_t nl = strlen(needle);
+	for (; *hay != '\0'; hay++)
+		if (strncasecmp(hay, needle, nl) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * One header value: challenges ("Scheme" then auth-params or a token68) separated by commas.
+ * A token not followed by '=' starts a challenge; "name=value" is a parameter of the current
+ * one. Bytes that fit neither are skipped one at a time, so any input ends.
+ */
+static mh_bearer_refusal bearer_refusal_in(const char *v)
+{
+	mh_cursor c;
+	bool bearer = false, invalid = false, expired = false;
+	mh_bearer_refusal found = MH_BEARER_REFUSAL_NONE;
+	mh_cursor_init(&c, v, strlen(v), MAPI_E_CORRUPT_DATA);
+	for (int ch; (ch = peek(&c)) >= 0;) {
+		char name[32], value[AUTH_PARAM_MAX];
+		if (is_space((uint8_t)ch) || ch == ',' || !is_tchar((uint8_t)ch)) {
+			(void)mh_cursor_skip(&c, 1, WWW_AUTH);
+			continue;
+		}
+		(void)read_token(&c, name, sizeof(name));
+		skip_spaces(&c);
+		if (peek(&c) != '=') {
+			/* A new challenge: the previous one is judged. */
+			if (bearer && invalid)
+				found =
+				    expired ? MH_BEARER_REFUSAL_EXPIRED : MH_BEARER_REFUSAL_INVALID;
+			bearer = strcasecmp(name, "Bearer") == 0;
+			invalid = expired = false;
+			continue;
+		}
+		while (peek(&c) == '=') /* a token68's padding too */
+			(void)mh_cursor_skip(&c, 1, WWW_AUTH);
+		skip_spaces(&c);
+		if (peek(&c) == '"') {
+			(void)mh_cursor_skip(&c, 1, WWW_AUTH);
+			read_quoted(&c, value, sizeof(value));
+		} else {
+			(void)read_token(&c, value, sizeof(value));
+		}
+		if (!bearer)
+			continue;
+		if (strcasecmp(name, "error") == 0)
+			invalid = strcmp(value, "invalid_token") == 0;
+		else if (strcasecmp(name, "error_description") == 0)
+			expired = mentions(value, "expired");
+	}
+	if (bearer && invalid)
+		found = expired ? MH_BEARER_REFUSAL_EXPIRED : MH_BEARER_REFUSAL_INVALID;
+	return found;
+}
+
+mh_bearer_refusal mh_bearer_refusal_of(const mh_transport_header *h, size_t n)
+{
+	mh_bearer_refusal worst = MH_BEARER_REFUSAL_NONE;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].name == NULL || h[i].value == NULL ||
+		    strcasecmp(h[i].name, "WWW-Authenticate") != 0)
+			continue;
+		mh_bearer_refusal r = bearer_refusal_in(h[i].value);
+		if (r > worst)
+			worst = r;
+	}
+	return worst;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
@@ -648,6 +776,8 @@ static mh_status on_headers(void *ud, long http_status, const mh_transport_heade
 		x->have_rc = parse_u32(v, &x->rc);
 		bad_rc = !x->have_rc;
 	}
+	if (http_status == 401)
+		x->bearer = mh_bearer_refusal_of(h, n);
 	if (http_status == 429 || http_status == 503)
 		x->retry_after =
 		    retry_after_ms(header_get(h, n, "Retry-After"), header_get(h, n, "Date"));
@@ -766,7 +896,17 @@ static void head_message(const mh_mapi_ctx *c, const exchange *x)
 {
 	mh_status st = x->head_status;
 	const char *ep = c->endpoint == MH_ENDPOINT_NSPI ? "address book" : "mailbox";
-	if (x->http_status == 401)
+	if (x->http_status == 401 && x->bearer == MH_BEARER_REFUSAL_EXPIRED)
+		mh_error_set(st, -1,
+		             "HTTP 401 from the %s endpoint: the server says the bearer token has "
+		             "expired; get a new token",
+		             ep);
+	else if (x->http_status == 401 && x->bearer == MH_BEARER_REFUSAL_INVALID)
+		mh_error_set(st, -1,
+		             "HTTP 401 from the %s endpoint: the server refused the bearer token "
+		             "(invalid_token)",
+		             ep);
+	else if (x->http_status == 401)
 		mh_error_set(st, -1,
 		             "HTTP 401 from the %s endpoint: wrong credentials or expired token",
 		             ep);

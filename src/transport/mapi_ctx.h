@@ -149,6 +149,20 @@ uint32_t mh_mapi_ctx_expiration(const mh_mapi_ctx *c);
 
 void mh_mapi_ctx_stats_get(const mh_mapi_ctx *c, mh_mapi_ctx_stats *out);
 
+/* What a 401's WWW-Authenticate headers say about a Bearer token the request carried. */
+typedef enum mh_bearer_refusal {
+	MH_BEARER_REFUSAL_NONE = 0, /* no Bearer challenge with error="invalid_token" */
+	MH_BEARER_REFUSAL_INVALID,  /* invalid_token: unknown, revoked, malformed */
+	MH_BEARER_REFUSAL_EXPIRED   /* invalid_token whose error_description says it expired */
+} mh_bearer_refusal;
+
+/*
+ * Reads the Bearer challenges (RFC 6750 3, in RFC 9110 11.6.1 syntax) among the n headers
+ * named WWW-Authenticate. Only the error code and whether the description mentions expiry
+ * are kept: the server's text is never repeated, so no message can carry what it echoes.
+ */
+mh_bearer_refusal mh_bearer_refusal_of(const mh_transport_header *h, size_t n);
+
 /*
  * A random (version 4) GUID, e.g. the X-ClientInfo GUID of a client instance.
  * MAPI_E_CALL_FAILED when getrandom(2) gives no bytes.

@@ -27,6 +27,7 @@
 
 #include "autodiscover/discover.h"
 #include "transport/loop.h"
+#include "transport/mapi_ctx.h"
 
 #ifndef MH_SERVER_PATH
 #error "MH_SERVER_PATH must name the mapihttpd binary"
@@ -1075,6 +1076,76 @@ static void test_discover__server_unknown_and_wrong_password(void **state)
 	mh_ad_result_free(&r);
 }
 
+typedef struct ctx_outcome {
+	bool done;
+	mh_status status;
+	long http_status;
+	char message[512];
+} ctx_outcome;
+
+static void ctx_outcome_done(const mh_mapi_result *r, void *payload)
+{
+	ctx_outcome *o = payload;
+	o->done = true;
+	o->status = r->status;
+	o->http_status = r->http_status;
+	snprintf(o->message, sizeof(o->message), "%s", r->message);
+}
+
+/*
+ * An expired token and an unknown one, at Autodiscover and at the mailbox endpoint: both are
+ * MAPI_E_LOGON_FAILED, the message says which, and neither names the token.
+ */
+static void test_discover__server_expired_and_unknown_token(void **state)
+{
+	live *l = *state;
+	mh_ad_discover_options o = live_opts("svc@contoso.test", NULL, NULL);
+	o.auth.scheme = MH_AUTH_BEARER;
+	o.auth.secret = "svc-token-expired";
+	mh_ad_result r;
+	assert_int_equal(mh_ad_discover(l->loop, &o, NULL, &r), MAPI_E_LOGON_FAILED);
+	assert_contains(r.message, g_server.pox);
+	assert_contains(r.message, "the bearer token has expired (HTTP 401)");
+	assert_null(strstr(r.message, "svc-token"));
+	assert_null(strstr(mh_error_last()->message, "svc-token"));
+	mh_ad_result_free(&r);
+
+	o.auth.secret = "svc-token-9999";
+	assert_int_equal(mh_ad_discover(l->loop, &o, NULL, &r), MAPI_E_LOGON_FAILED);
+	assert_contains(r.message, "refused the bearer token (HTTP 401, invalid_token)");
+	assert_null(strstr(r.message, "expired"));
+	assert_null(strstr(r.message, "svc-token"));
+	mh_ad_result_free(&r);
+
+	/* The mailbox endpoint says the same through the libcurl transport. */
+	char url[1024];
+	snprintf(url, sizeof(url), "%s/mapi/emsmdb/?MailboxId=" SVC_GUID "@contoso.test",
+	         g_server.proc.url);
+	const char *tokens[] = {"svc-token-expired", "svc-token-9999"};
+	const char *want[] = {"HTTP 401 from the mailbox endpoint: the server says the bearer "
+	                      "token has expired; get a new token",
+	                      "HTTP 401 from the mailbox endpoint: the server refused the bearer "
+	                      "token (invalid_token)"};
+	for (size_t i = 0; i < 2; i++) {
+		mh_mapi_ctx_options co = MH_MAPI_CTX_OPTIONS_INIT;
+		co.url = url;
+		co.auth.scheme = MH_AUTH_BEARER;
+		co.auth.secret = tokens[i];
+		co.total_timeout_ms = 30000;
+		mh_mapi_ctx *c;
+		assert_int_equal(mh_mapi_ctx_new(&c, l->loop, &co), S_OK);
+		ctx_outcome out = {0};
+		assert_int_equal(mh_mapi_ctx_send(c, MH_RT_CONNECT, "x", 1, ctx_outcome_done, &out),
+		                 S_OK);
+		assert_int_equal(mh_loop_run_until(l->loop, &out.done, 0), S_OK);
+		assert_true(out.done);
+		assert_int_equal(out.status, MAPI_E_LOGON_FAILED);
+		assert_int_equal(out.http_status, 401);
+		assert_string_equal(out.message, want[i]);
+		mh_mapi_ctx_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest memory_tests[] = {
@@ -1104,6 +1175,8 @@ int main(void)
 	                                    live_teardown),
 	    cmocka_unit_test_setup_teardown(test_discover__server_svc_delegates, live_setup,
 	                                    live_teardown),
+	    cmocka_unit_test_setup_teardown(test_discover__server_expired_and_unknown_token,
+	                                    live_setup, live_teardown),
 	    cmocka_unit_test_setup_teardown(test_discover__server_unknown_and_wrong_password,
 	                                    live_setup, live_teardown),
 	};

@@ -564,6 +564,46 @@ static void test_server_http__wrong_credentials_get_401(void **state)
 	reply_free(&r);
 }
 
+/* RFC 6750 3: an expired, an unknown and a malformed token all get invalid_token, each with
+ * its own error_description, after the Basic challenge. */
+static void test_server_http__expired_token_gets_401_invalid_token(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *token;
+		const char *challenge;
+	} cases[] = {
+	    {"svc-token-expired", "Bearer realm=\"mapihttpd\", error=\"invalid_token\", "
+	                          "error_description=\"The access token is expired\""},
+	    {"svc-token-9999", "Bearer realm=\"mapihttpd\", error=\"invalid_token\", "
+	                       "error_description=\"The access token is invalid\""},
+	    {"svc token", "Bearer realm=\"mapihttpd\", error=\"invalid_token\", "
+	                  "error_description=\"The access token is malformed\""},
+	};
+	const char *paths[] = {"/autodiscover/autodiscover.xml",
+	                       "/mapi/emsmdb/?MailboxId=" ALICE_GUID "@contoso.test"};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t k = 0; k < 2; k++) {
+			request q;
+			memset(&q, 0, sizeof(q));
+			q.path = paths[k];
+			q.bearer = cases[i].token;
+			q.headers[0] = "X-RequestType: Connect";
+			q.body = "x";
+			q.body_len = 1;
+			reply r = do_request(g_server.url, &q);
+			assert_int_equal(r.status, 401);
+			char v[512], want[512];
+			header_values(&r, "WWW-Authenticate", v, sizeof(v));
+			snprintf(want, sizeof(want), "%s|%s",
+			         "Basic realm=\"mapihttpd\", charset=\"UTF-8\"",
+			         cases[i].challenge);
+			assert_string_equal(v, want);
+			reply_free(&r);
+		}
+	}
+}
+
 static void test_server_http__basic_and_bearer_accepted(void **state)
 {
 	(void)state;
@@ -1263,6 +1303,9 @@ static void test_server_http__log_has_no_secrets(void **state)
 	assert_null(strstr(log, "Alice-Pass-1"));
 	assert_null(strstr(log, "Svc-Pass-1"));
 	assert_null(strstr(log, "svc-token-0001"));
+	/* Refused tokens (test_server_http__expired_token_gets_401_invalid_token) neither. */
+	assert_null(strstr(log, "svc-token-expired"));
+	assert_null(strstr(log, "svc-token-9999"));
 	assert_null(strstr(log, "YWxpY2VAY29udG9zby50ZXN0OkFsaWNlLVBhc3MtMQ")); /* base64 */
 	free(log);
 }
@@ -2063,6 +2106,7 @@ int main(void)
 	    cmocka_unit_test(test_server_http__listening_line),
 	    cmocka_unit_test(test_server_http__unauthenticated_gets_401_with_both_challenges),
 	    cmocka_unit_test(test_server_http__wrong_credentials_get_401),
+	    cmocka_unit_test(test_server_http__expired_token_gets_401_invalid_token),
 	    cmocka_unit_test(test_server_http__basic_and_bearer_accepted),
 	    cmocka_unit_test(test_server_http__pox_alice),
 	    cmocka_unit_test(test_server_http__pox_bob_archive_mapihttp_form),

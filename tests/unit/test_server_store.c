@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,6 +25,8 @@
 
 #define DN_PREFIX "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)"
 #define ALICE_DN  DN_PREFIX "/cn=Recipients/cn=alice"
+/* 2024-01-01T00:00:00Z, when the sample's svc-token-expired stops being accepted. */
+#define TIME_2024 INT64_C(1704067200)
 #define BOB_DN    DN_PREFIX "/cn=Recipients/cn=bob"
 /* Name-based GUIDs, computed independently (SHA-256 of the documented name). */
 #define BOB_GUID      "eb113c0f-3344-86e1-ad16-c68cf5c1be62"
@@ -639,16 +642,41 @@ static void test_server_store__sample_auth(void **state)
 	                                              "$6$mapihttpd.none$", &r),
 	                 MAPI_E_LOGON_FAILED);
 	/* Bearer tokens. */
-	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-0001", &r),
+	int expired = -1;
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-0001",
+	                                                 TIME_2024 + INT64_C(86400) * 365 * 100,
+	                                                 &expired, &r),
 	                 S_OK);
 	assert_string_equal(r.smtp, "svc@contoso.test");
-	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-0002", &r),
+	assert_int_equal(expired, 0);
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-0002",
+	                                                 TIME_2024, &expired, &r),
 	                 MAPI_E_LOGON_FAILED);
 	assert_message("unknown bearer token");
-	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "SVC-TOKEN-0001", &r),
+	assert_int_equal(expired, 0);
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "SVC-TOKEN-0001",
+	                                                 TIME_2024, NULL, &r),
 	                 MAPI_E_LOGON_FAILED);
-	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "", &r),
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "", TIME_2024, NULL, &r),
 	                 MAPI_E_LOGON_FAILED);
+	/* The sample's expired token: accepted up to its last second, refused from 2024 on. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-expired",
+	                                                 TIME_2024 - 1, &expired, &r),
+	                 S_OK);
+	assert_string_equal(r.smtp, "svc@contoso.test");
+	assert_int_equal(expired, 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-expired",
+	                                                 TIME_2024, &expired, &r),
+	                 MAPI_E_LOGON_FAILED);
+	assert_int_equal(expired, 1);
+	assert_message("bearer token expired");
+	assert_null(r.smtp);
+	assert_int_equal(mh_srv_store_principal_by_token(f->st, &f->arena, "svc-token-expired",
+	                                                 (int64_t)time(NULL), &expired, &r),
+	                 MAPI_E_LOGON_FAILED);
+	assert_int_equal(expired, 1);
 }
 
 static void test_server_store__load_twice_collides(void **state)
@@ -731,6 +759,40 @@ static void test_server_store__malformed_orgs(void **state)
 	         "}",
 	         ""),
 	     MAPI_E_INVALID_PARAMETER, "users[0].tokens[0]: a token must have 8 to 512 characters"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":["
+	         "\"token-aaaa\",{\"token\":\"token-bbbb\",\"expires\":\"2024-13-01T00:00:00Z\"}]}",
+	         ""),
+	     MAPI_E_INVALID_PARAMETER,
+	     "users[0].tokens[1].expires: expected a UTC time \"YYYY-MM-DDTHH:MM:SSZ\" (years "
+	     "1601-9999)"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":[{"
+	         "\"token\":\"token-bbbb\",\"expires\":\"2024-01-01 00:00:00\"}]}",
+	         ""),
+	     MAPI_E_INVALID_PARAMETER,
+	     "users[0].tokens[0].expires: expected a UTC time \"YYYY-MM-DDTHH:MM:SSZ\" (years "
+	     "1601-9999)"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":[{"
+	         "\"token\":\"token-bbbb\",\"expires\":1704067200}]}",
+	         ""),
+	     MAPI_E_INVALID_PARAMETER,
+	     "users[0].tokens[0].expires: expected a string, got an integer"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":[{"
+	         "\"expires\":\"2024-01-01T00:00:00Z\"}]}",
+	         ""),
+	     MAPI_E_INVALID_PARAMETER, "users[0].tokens[0].token: missing"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":[{"
+	         "\"token\":\"short\",\"expires\":\"2024-01-01T00:00:00Z\"}]}",
+	         ""),
+	     MAPI_E_INVALID_PARAMETER,
+	     "users[0].tokens[0].token: a token must have 8 to 512 characters"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":[{"
+	         "\"token\":\"token-bbbb\",\"expiry\":\"2024-01-01T00:00:00Z\"}]}",
+	         ""),
+	     MAPI_E_INVALID_PARAMETER, "users[0].tokens[0].expiry: unknown member"},
+	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":[7]}", ""),
+	     MAPI_E_INVALID_PARAMETER,
+	     "users[0].tokens[0]: expected a string or an object with \"token\" and \"expires\", "
+	     "got an integer"},
 	    {ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"messages\":[{"
 	         "\"folder\":\"Inbx\",\"subject\":\"s\",\"received\":\"2024-01-01T00:00:00Z\"}]}",
 	         ""),
@@ -829,6 +891,69 @@ static void test_server_store__malformed_orgs(void **state)
 	}
 }
 
+/* Both forms of a token: a string never expires, an object's "expires" is its last moment. */
+static void test_server_store__token_forms(void **state)
+{
+	(void)state;
+	static const char json[] =
+	    ORG("{\"alias\":\"a\",\"display_name\":\"A\",\"password\":\"p\",\"tokens\":["
+	        "\"token-plain\","
+	        "{\"token\":\"token-object-never\"},"
+	        "{\"token\":\"token-old\",\"expires\":\"2024-01-01T00:00:00Z\"},"
+	        "{\"expires\":\"9999-12-31T23:59:59Z\",\"token\":\"token-far\"}]},"
+	        "{\"alias\":\"b\",\"display_name\":\"B\",\"password\":\"p\"}",
+	        "");
+	mh_srv_org *org;
+	assert_int_equal(mh_srv_org_parse(&org, json, strlen(json), NULL), S_OK);
+	const mh_srv_org_user *u = &org->users[0];
+	assert_int_equal(u->n_tokens, 4);
+	assert_non_null(u->token_expires);
+	assert_true(u->token_expires[0] == MH_SRV_TOKEN_NEVER);
+	assert_true(u->token_expires[1] == MH_SRV_TOKEN_NEVER);
+	assert_true(u->token_expires[2] == TIME_2024);
+	assert_true(u->token_expires[3] == INT64_C(253402300799));
+	char h[65];
+	mh_srv_token_hash(h, "token-old", 9);
+	assert_string_equal(u->token_hashes[2], h);
+	assert_int_equal(org->users[1].n_tokens, 0);
+
+	fixture f = {0};
+	mh_arena_init(&f.arena, 0);
+	assert_int_equal(mh_srv_store_open(&f.st, NULL), S_OK);
+	assert_int_equal(mh_srv_store_load_org(f.st, org), S_OK);
+	mh_srv_org_free(org);
+	static const struct {
+		const char *token;
+		int64_t now;
+		mh_status want;
+		int expired;
+	} cases[] = {
+	    {"token-plain", INT64_C(253402300799), S_OK, 0},
+	    {"token-object-never", INT64_C(253402300799), S_OK, 0},
+	    {"token-old", TIME_2024 - 1, S_OK, 0},
+	    {"token-old", TIME_2024, MAPI_E_LOGON_FAILED, 1},
+	    {"token-old", TIME_2024 + 86400, MAPI_E_LOGON_FAILED, 1},
+	    {"token-far", TIME_2024, S_OK, 0},
+	    {"token-far", INT64_C(253402300799), MAPI_E_LOGON_FAILED, 1},
+	    {"token-none", TIME_2024 - 1, MAPI_E_LOGON_FAILED, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		mh_srv_recipient r = {0};
+		int expired = -1;
+		mh_status got = mh_srv_store_principal_by_token(f.st, &f.arena, cases[i].token,
+		                                                cases[i].now, &expired, &r);
+		if (got != cases[i].want || expired != cases[i].expired)
+			fail_msg("case %zu (%s): %s expired=%d", i, cases[i].token,
+			         mh_status_str(got), expired);
+		if (got == S_OK)
+			assert_string_equal(r.smtp, "a@x.test");
+		else
+			assert_null(strstr(mh_error_last()->message, cases[i].token));
+	}
+	mh_srv_store_free(f.st);
+	mh_arena_free(&f.arena);
+}
+
 static void test_server_store__load_file_errors(void **state)
 {
 	(void)state;
@@ -891,7 +1016,8 @@ static void test_server_store__generate(void **state)
 	assert_int_equal(mh_srv_store_verify_password(a.st, &a.arena, "user00001@example.test",
 	                                              "Pass-user00001", &r),
 	                 S_OK);
-	assert_int_equal(mh_srv_store_principal_by_token(a.st, &a.arena, "svc-token-0001", &r),
+	assert_int_equal(mh_srv_store_principal_by_token(a.st, &a.arena, "svc-token-0001",
+	                                                 (int64_t)time(NULL), NULL, &r),
 	                 S_OK);
 	assert_string_equal(r.smtp, "svc@example.test");
 
@@ -1004,6 +1130,36 @@ static void test_server_store__on_disk_wal(void **state)
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);
+	/* Tokens expiring or not: NULL for never. */
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT count(*), count(expires), max(expires) FROM "
+	                                    "token",
+	                                    -1, &s, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 2);
+	assert_int_equal(sqlite3_column_int(s, 1), 1);
+	assert_true(sqlite3_column_int64(s, 2) == TIME_2024);
+	sqlite3_finalize(s);
+	/* A version 1 file (no token.expires) is upgraded when opened; its tokens never expire. */
+	assert_int_equal(sqlite3_exec(db,
+	                              "ALTER TABLE token DROP COLUMN expires; "
+	                              "PRAGMA user_version = 1",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	mh_arena_init(&f.arena, 0);
+	assert_int_equal(mh_srv_store_open(&f.st, path), S_OK);
+	assert_int_equal(mh_srv_store_principal_by_token(f.st, &f.arena, "svc-token-expired",
+	                                                 TIME_2024 + 1, NULL, &r),
+	                 S_OK);
+	mh_srv_store_free(f.st);
+	mh_arena_free(&f.arena);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 2);
+	sqlite3_finalize(s);
 	/* A database of another schema version is refused. */
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -1025,6 +1181,7 @@ int main(void)
 	    cmocka_unit_test(test_server_store__sha256_vectors),
 	    cmocka_unit_test(test_server_store__guid_text_and_ids),
 	    cmocka_unit_test(test_server_store__malformed_orgs),
+	    cmocka_unit_test(test_server_store__token_forms),
 	    cmocka_unit_test(test_server_store__load_file_errors),
 	    cmocka_unit_test(test_server_store__generate),
 	    cmocka_unit_test(test_server_store__on_disk_wal),

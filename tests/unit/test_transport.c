@@ -18,6 +18,7 @@
 #include "codec/mapihttp.h"
 #include "mapihttp/status.h"
 #include "mapihttp/sys/transport.h"
+#include "transport/curl_headers.h"
 #include "transport/loop.h"
 #include "transport/mapi_ctx.h"
 #include "vectors.h"
@@ -1156,6 +1157,186 @@ static void test_transport__ctx_http_status(void **state)
 	fx_free(f);
 }
 
+/* ---- the libcurl backend's header lines ------------------------------------------------- */
+
+static mh_status feed(mh_curl_headers *h, const char *line)
+{
+	return mh_curl_headers_feed(h, line, strlen(line));
+}
+
+/* Only the last response's headers are kept; folded lines join; blank and odd lines drop. */
+static void test_transport__curl_headers_feed(void **state)
+{
+	(void)state;
+	mh_curl_headers h;
+	mh_curl_headers_init(&h, "https://x.test:443");
+	assert_int_equal(h.status, -1);
+	static const char *const lines[] = {"HTTP/1.1 100 Continue\r\n",
+	                                    "\r\n",
+	                                    "HTTP/1.1 401 Unauthorized\r\n",
+	                                    "WWW-Authenticate: NTLM abc\r\n",
+	                                    "\r\n",
+	                                    "HTTP/1.1 200 OK\r\n",
+	                                    "Content-Type:  application/mapi-http \r\n",
+	                                    "X-Folded: one\r\n",
+	                                    " \t two\r\n",
+	                                    "\tthree\r\n",
+	                                    "not a header\r\n",
+	                                    ": no name\r\n",
+	                                    "X-Empty:\r\n",
+	                                    "\r\n"};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_int_equal(feed(&h, lines[i]), S_OK);
+	assert_int_equal(h.status, 200);
+	mh_transport_header *l;
+	assert_int_equal(mh_curl_headers_list(&h, &l), S_OK);
+	assert_int_equal(h.n, 3);
+	assert_string_equal(l[0].name, "Content-Type");
+	assert_string_equal(l[0].value, "application/mapi-http");
+	assert_string_equal(l[1].name, "X-Folded");
+	assert_string_equal(l[1].value, "one two three");
+	assert_string_equal(l[2].name, "X-Empty");
+	assert_string_equal(l[2].value, "");
+	free(l);
+	/* A new status line starts over; an unreadable code is -1. */
+	assert_int_equal(feed(&h, "HTTP/1.1 2x0 Odd\r\n"), S_OK);
+	assert_int_equal(h.status, -1);
+	assert_int_equal(mh_curl_headers_list(&h, &l), S_OK);
+	assert_null(l);
+	/* A NUL byte fails the answer, and every later line with it. */
+	assert_int_equal(mh_curl_headers_feed(&h, "A: b\0c\r\n", 8), MAPI_E_NETWORK_ERROR);
+	assert_string_equal(mh_error_last()->message,
+	                    "https://x.test:443: a header line of the answer has a NUL byte");
+	assert_int_equal(feed(&h, "A: b\r\n"), MAPI_E_NETWORK_ERROR);
+	assert_int_equal(h.n, 0);
+	assert_int_equal(mh_curl_headers_list(&h, &l), MAPI_E_NETWORK_ERROR);
+	assert_null(l);
+	mh_curl_headers_free(&h);
+}
+
+/* A flood is refused at MH_CURL_HEADERS_MAX headers or MH_CURL_HEADER_BYTES_MAX bytes. */
+static void test_transport__curl_headers_caps(void **state)
+{
+	(void)state;
+	mh_curl_headers h;
+	mh_curl_headers_init(&h, NULL);
+	assert_int_equal(feed(&h, "HTTP/1.1 200 OK\r\n"), S_OK);
+	for (unsigned i = 0; i < MH_CURL_HEADERS_MAX; i++)
+		assert_int_equal(feed(&h, "A: b\r\n"), S_OK);
+	assert_int_equal(h.n, MH_CURL_HEADERS_MAX);
+	assert_int_equal(feed(&h, "A: b\r\n"), MAPI_E_NETWORK_ERROR);
+	assert_non_null(strstr(mh_error_last()->message, "exceed 512 headers or 262144 bytes"));
+	mh_curl_headers_free(&h);
+
+	/* One value grown by folding up to the byte cap: "X\0" + value + "\0". */
+	static char fold[1002];
+	fold[0] = ' ';
+	memset(fold + 1, 'v', 999);
+	fold[1000] = '\r';
+	fold[1001] = '\n';
+	mh_curl_headers_init(&h, NULL);
+	assert_int_equal(feed(&h, "X: v\r\n"), S_OK);
+	size_t fed = 0;
+	mh_status st = S_OK;
+	while (st == S_OK && fed < 1000) {
+		st = mh_curl_headers_feed(&h, fold, sizeof(fold));
+		fed++;
+	}
+	assert_int_equal(st, MAPI_E_NETWORK_ERROR);
+	/* "X\0v\0" is 4 bytes, each folded line adds 1000: 262 fit, the 263rd would not. */
+	assert_int_equal(fed, 263);
+	assert_int_equal(h.len, 4 + 262 * 1000);
+	assert_true(h.len <= MH_CURL_HEADER_BYTES_MAX);
+	mh_curl_headers_free(&h);
+}
+
+/* What a 401's Bearer challenge says of the token, in the forms RFC 9110 11.6.1 allows. */
+static void test_transport__bearer_refusal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *value;
+		mh_bearer_refusal want;
+	} cases[] = {
+	    {"Bearer realm=\"x\", error=\"invalid_token\", error_description=\"The access token "
+	     "is expired\"",
+	     MH_BEARER_REFUSAL_EXPIRED},
+	    {"bearer error=invalid_token,error_description=\"Token EXPIRED at 10:00\"",
+	     MH_BEARER_REFUSAL_EXPIRED},
+	    {"Bearer error_description=\"a \\\"quoted\\\" expired\" , error = \"invalid_token\"",
+	     MH_BEARER_REFUSAL_EXPIRED},
+	    {"Bearer realm=\"x\", error=\"invalid_token\", error_description=\"The access token "
+	     "is invalid\"",
+	     MH_BEARER_REFUSAL_INVALID},
+	    {"Bearer realm=\"x\", error=\"invalid_token\"", MH_BEARER_REFUSAL_INVALID},
+	    /* No error code: the request carried no token, or the server says nothing. */
+	    {"Bearer realm=\"x\"", MH_BEARER_REFUSAL_NONE},
+	    {"Bearer realm=\"x\", error_description=\"expired\"", MH_BEARER_REFUSAL_NONE},
+	    {"Bearer error=\"insufficient_scope\", error_description=\"expired\"",
+	     MH_BEARER_REFUSAL_NONE},
+	    /* Another scheme's parameters are not the Bearer challenge's. */
+	    {"Basic realm=\"x\", error=\"invalid_token\", error_description=\"expired\"",
+	     MH_BEARER_REFUSAL_NONE},
+	    {"Newauth realm=\"x\", error=\"invalid_token\", Bearer realm=\"y\"",
+	     MH_BEARER_REFUSAL_NONE},
+	    {"Bearer realm=\"y\", Negotiate abc==, Basic error=\"invalid_token\"",
+	     MH_BEARER_REFUSAL_NONE},
+	    {"Negotiate abc==, Bearer error=\"invalid_token\"", MH_BEARER_REFUSAL_INVALID},
+	    /* Malformed: nothing is found, nothing breaks. */
+	    {"", MH_BEARER_REFUSAL_NONE},
+	    {"Bearer error=\"invalid_token", MH_BEARER_REFUSAL_INVALID},
+	    {"Bearer error=\"invalid_tok\\", MH_BEARER_REFUSAL_NONE},
+	    {"Bearer ==== ,,, \"\" error", MH_BEARER_REFUSAL_NONE},
+	    {"\x01\x7f Bearer error=invalid_token", MH_BEARER_REFUSAL_INVALID},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const mh_transport_header h[] = {{"Content-Type", "text/plain"},
+		                                 {"www-authenticate", cases[i].value}};
+		mh_bearer_refusal got = mh_bearer_refusal_of(h, 2);
+		if (got != cases[i].want)
+			fail_msg("case %zu (%s): %d, expected %d", i, cases[i].value, (int)got,
+			         (int)cases[i].want);
+	}
+	/* Two headers: the Basic one says nothing, the Bearer one does. */
+	const mh_transport_header two[] = {
+	    {"WWW-Authenticate", "Basic realm=\"x\""},
+	    {"WWW-Authenticate", "Bearer error=\"invalid_token\", error_description=\"expired\""}};
+	assert_int_equal(mh_bearer_refusal_of(two, 2), MH_BEARER_REFUSAL_EXPIRED);
+	assert_int_equal(mh_bearer_refusal_of(two, 1), MH_BEARER_REFUSAL_NONE);
+	assert_int_equal(mh_bearer_refusal_of(NULL, 0), MH_BEARER_REFUSAL_NONE);
+}
+
+/* A 401 to a Bearer request: the message says whether the token expired, and never names it. */
+static void test_transport__ctx_401_bearer(void **state)
+{
+	(void)state;
+	mh_mapi_ctx_options o = MH_MAPI_CTX_OPTIONS_INIT;
+	o.auth.scheme = MH_AUTH_BEARER;
+	o.auth.secret = "svc-token-9999";
+	fixture *f = fx_new(EMSMDB_URL, &o);
+	const mh_transport_header expired[] = {
+	    {"WWW-Authenticate", "Basic realm=\"mapihttpd\", charset=\"UTF-8\""},
+	    {"WWW-Authenticate", "Bearer realm=\"mapihttpd\", error=\"invalid_token\", "
+	                         "error_description=\"The access token is expired\""}};
+	const mh_transport_header invalid[] = {
+	    {"WWW-Authenticate", "Bearer realm=\"mapihttpd\", error=\"invalid_token\", "
+	                         "error_description=\"svc-token-9999 is unknown\""}};
+	set_answer(f, 0, 401, expired, 2, "Unauthorized", 12, 0);
+	set_answer(f, 1, 401, invalid, 1, "Unauthorized", 12, 0);
+	set_answer(f, 2, 401, NULL, 0, NULL, 0, 0);
+	assert_int_equal(fx_send(f, MH_RT_CONNECT, "c", 1), MAPI_E_LOGON_FAILED);
+	assert_string_equal(f->o.message, "HTTP 401 from the mailbox endpoint: the server says the "
+	                                  "bearer token has expired; get a new token");
+	assert_int_equal(fx_send(f, MH_RT_CONNECT, "c", 1), MAPI_E_LOGON_FAILED);
+	/* The server's description is not repeated: it may echo the token. */
+	assert_string_equal(f->o.message, "HTTP 401 from the mailbox endpoint: the server refused "
+	                                  "the bearer token (invalid_token)");
+	assert_null(strstr(mh_error_last()->message, "svc-token"));
+	assert_int_equal(fx_send(f, MH_RT_CONNECT, "c", 1), MAPI_E_LOGON_FAILED);
+	assert_non_null(strstr(f->o.message, "wrong credentials or expired token"));
+	fx_free(f);
+}
+
 /* A held answer: PENDING keep-alives, delivered one byte at a time. */
 static void test_transport__ctx_chunked_pending(void **state)
 {
@@ -1527,6 +1708,10 @@ int main(void)
 	    cmocka_unit_test(test_transport__ctx_reconnect),
 	    cmocka_unit_test(test_transport__ctx_response_codes),
 	    cmocka_unit_test(test_transport__ctx_http_status),
+	    cmocka_unit_test(test_transport__curl_headers_feed),
+	    cmocka_unit_test(test_transport__curl_headers_caps),
+	    cmocka_unit_test(test_transport__bearer_refusal),
+	    cmocka_unit_test(test_transport__ctx_401_bearer),
 	    cmocka_unit_test(test_transport__ctx_chunked_pending),
 	    cmocka_unit_test(test_transport__ctx_limits),
 	    cmocka_unit_test(test_transport__ctx_busy_and_lifetime),
