@@ -173,8 +173,9 @@ MH_EXTERN mh_status mh_session_mailbox_entryid(mh_session *s, const char *smtp_a
 /* ---- stores ----------------------------------------------------------------------------- */
 
 /* With mh_session_open_msg_store: open a v1 (or v2) EntryID by resolving its mailbox DN to an
- * SMTP address through NSPI, in place of failing as Outlook does. */
-#define MH_OPENSTORE_UPGRADE_V1 0x80000000u
+ * SMTP address through NSPI, in place of failing as Outlook does. A bit no MDB_*, MAPI_* or
+ * OPENSTORE_* flag uses (0x80000000 is MAPI_UNICODE). */
+#define MH_OPENSTORE_UPGRADE_V1 0x40000000u
 
 /**
  * IMAPISession::OpenMsgStore for a store EntryID (MDB_* / OPENSTORE_* flags are accepted and
@@ -244,8 +245,8 @@ MH_EXTERN mh_status mh_store_open_folder_entryid(mh_folder **out, mh_store *st, 
 /**
  * A folder by path: "/" separated display names under the IPM subtree ("Inbox/Projects"),
  * compared case-insensitively; a first element that is a well-known name in angle brackets
- * ("<inbox>/Projects") starts from that folder instead. A "/" inside a name is written "\/".
- * MAPI_E_NOT_FOUND names the first element that did not match.
+ * ("<inbox>/Projects") starts from that folder instead. A "/" inside a name is written "\/" and a
+ * "\" is written "\\". MAPI_E_NOT_FOUND names the first element that did not match.
  */
 MH_EXTERN mh_status mh_store_open_folder_path(mh_folder **out, mh_store *st, const char *path);
 MH_EXTERN void mh_folder_close(mh_folder *f);
@@ -253,7 +254,8 @@ MH_EXTERN uint64_t mh_folder_id(const mh_folder *f);
 
 /* One folder of a tree. */
 typedef struct mh_folder_entry {
-	const char *path; /* "/"-separated display names under the IPM subtree, "/" escaped */
+	const char *path; /* "/"-separated display names under the IPM subtree, "/" and "\" escaped
+	                     as "\/" and "\\" */
 	const char *display_name;
 	const char *container_class; /* "IPF.Note", ...; NULL when unset */
 	uint64_t folder_id;

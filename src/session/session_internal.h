@@ -22,6 +22,8 @@
 #define MH_SESSION_ERRMSG_MAX 512u
 /* ecWrongServer redirects followed by one open before MAPI_E_UNCONFIGURED. */
 #define MH_SESSION_MAX_REDIRECTS 3u
+/* Closed objects' handles a store keeps for its next Execute before it sends them alone. */
+#define MH_STORE_MAX_RELEASES 64u
 /* Logons one EMSMDB session context carries (LogonId is a byte; 0xFF is never used). */
 #define MH_SESSION_MAX_LOGONS 255u
 
@@ -36,6 +38,10 @@ typedef struct mh_endpoint {
 	uint32_t logons;                             /* stores using it */
 	uint8_t used_ids[MH_SESSION_MAX_LOGONS + 1]; /* LogonIds in use */
 	struct mh_endpoint *next;
+	/* Connects sent after the first: a context Connected again has lost every logon, like
+	 * one the client re-created (see mh_store.ctx_generation). */
+	uint32_t reconnects;
+	bool connected_once;
 } mh_endpoint;
 
 struct mh_session {
@@ -57,6 +63,10 @@ struct mh_session {
 	mh_arena arena;           /* lives as long as the session */
 	uint64_t requests_closed; /* requests of clients already freed */
 	char errmsg[MH_SESSION_ERRMSG_MAX];
+	/* The loop runs over this shim, which counts every request on its way to transport:
+	 * mh_session_request_count() sees Autodiscover, retries and PINGs alike. */
+	mh_transport counter;
+	uint64_t requests;
 };
 
 struct mh_store {
@@ -72,6 +82,15 @@ struct mh_store {
 	uint32_t open_objects;          /* folders, tables and messages not yet closed */
 	mh_arena arena;
 	mh_store *next;
+	/* ep's context generation (mh_emsmdb_client_generation() + ep->reconnects) when this
+	 * store last logged on: a context that another store's request re-created has lost this
+	 * store's logon too. */
+	uint32_t ctx_generation;
+	/* Handles of closed objects, released with the store's next Execute (a RopRelease has
+	 * no response, so it rides along at the end of any request for free). */
+	uint32_t releases[MH_STORE_MAX_RELEASES];
+	uint32_t n_releases;
+	uint32_t release_generation; /* the generation they belong to */
 };
 
 /* ---- session primitives (session.c) ---- */
@@ -116,9 +135,41 @@ void mh__session_count_requests(mh_session *s, const mh_sctx_stats *st);
 mh_status mh__store_execute(mh_store *st, const mh_emsmdb_execute_args *args,
                             mh_emsmdb_execute_result *out);
 
+/*
+ * Queues the release of an object handle of the store's current generation: it goes with the
+ * store's next Execute (or now, alone, when MH_STORE_MAX_RELEASES are waiting). Failures are
+ * not reported: a handle left open lives on the server until the context ends.
+ */
+void mh__store_release_later(mh_store *st, uint32_t handle);
+
 /* A ROP ReturnValue as a caller sees it (MAPI_E_* unchanged; ecNullObject/ecInvalidObject as
  * MAPI_E_INVALID_OBJECT; ecAccessDenied as MAPI_E_NO_ACCESS; ecNotFound as MAPI_E_NOT_FOUND;
  * others MAPI_E_CALL_FAILED), recorded with the ROP's name and the server's code. */
 mh_status mh__store_rop_fail(mh_store *st, const char *rop, uint32_t return_value);
+
+/* ---- opening and closing stores (store.c), for session.c ---- */
+
+/* A mailbox to log on to: where it is served and the names it goes by (borrowed). */
+typedef struct mh__store_target {
+	mh_mailbox_kind kind;
+	const char *smtp_address; /* the address that Autodiscovers it */
+	const char *essdn;        /* the Essdn RopLogon carries */
+	const char *mailstore_url;
+	const char *display_name; /* may be NULL */
+} mh__store_target;
+
+/*
+ * Connects to the target's endpoint (one per MailStore URL, shared; Connect with the identity's
+ * DN on first use), logs on with a LogonId free on that endpoint and follows ecWrongServer
+ * through NSPI GetMailboxUrl, at most MH_SESSION_MAX_REDIRECTS times. The store is linked into
+ * s->stores. Failures are recorded with mh__session_fail.
+ */
+mh_status mh__store_open(mh_session *s, const mh__store_target *t, mh_store **out);
+
+/* Logs off and frees st (the primary too); Disconnects its endpoint after its last logon. */
+void mh__store_free(mh_store *st);
+
+/* Disconnects and frees an endpoint no store uses any more. */
+void mh__session_endpoint_release(mh_session *s, mh_endpoint *ep);
 
 #endif
