@@ -143,6 +143,83 @@ void mh_cli_identity_discover_options(const mh_cli_identity *id, mh_ad_discover_
  */
 mh_status mh_cli_identity_connect(const mh_cli_identity *id, mh_transport **t, mh_loop **loop);
 
+/*
+ * The transport of mh_cli_identity_connect alone (libcurl with --cacert and --insecure, wrapped
+ * with -v), for callers that run no loop of their own: hand it to a session through
+ * mh_cli_identity_session_options. Free with mh_transport_free after the session.
+ */
+mh_status mh_cli_identity_transport(const mh_cli_identity *id, mh_transport **t);
+
+/*
+ * Session options from id: the user, its credentials (pointing into id: open the session
+ * before mh_cli_identity_free; the session keeps its own copy), --autodiscover-url and
+ * allow_http, --cacert, --insecure, and --timeout as the connect, request and per-call
+ * timeout. t (may be NULL: the session makes its own libcurl transport) is borrowed.
+ */
+void mh_cli_identity_session_options(const mh_cli_identity *id, mh_transport *t,
+                                     mh_session_options *o);
+
+/*
+ * Opens a session as id: mh_cli_identity_transport, mh_cli_identity_session_options,
+ * mh_session_open; with -v, says who logged on. Returns MH_CLI_CONTINUE with *s and *t (close
+ * the session, then free the transport), or the exit status after printing the error line.
+ */
+int mh_cli_session_open(const mh_cli_identity *id, mh_session **s, mh_transport **t);
+
+/* A session call's failure as the error line, with mh_session_errmsg() as the detail. */
+int mh_cli_session_fail(const mh_session *s, mh_status status);
+
+/* ---- which store (folders, messages) ---------------------------------------------- */
+
+/* --mailbox EMAIL, --archive[=EMAIL], --entryid HEX, --upgrade-v1. */
+typedef struct mh_cli_store_choice {
+	const char *mailbox;    /* --mailbox */
+	bool archive;           /* --archive */
+	const char *archive_of; /* --archive=EMAIL */
+	const char *entryid;    /* --entryid, hex */
+	bool upgrade_v1;        /* --upgrade-v1 */
+} mh_cli_store_choice;
+
+/* Their getopt values, for a command's longopts:
+ *   {"mailbox", required_argument, NULL, MH_CLI_OPT_MAILBOX},
+ *   {"archive", optional_argument, NULL, MH_CLI_OPT_ARCHIVE},
+ *   {"entryid", required_argument, NULL, MH_CLI_OPT_ENTRYID},
+ *   {"upgrade-v1", no_argument, NULL, MH_CLI_OPT_UPGRADE_V1}, */
+#define MH_CLI_OPT_MAILBOX    900
+#define MH_CLI_OPT_ARCHIVE    901
+#define MH_CLI_OPT_ENTRYID    902
+#define MH_CLI_OPT_UPGRADE_V1 903
+
+/* The options' help lines. */
+void mh_cli_store_choice_help(FILE *out);
+
+/*
+ * Takes one of the options above into c: MH_CLI_CONTINUE, the usage status of a bad value, or
+ * MH_CLI_EXIT_USAGE for an opt that is not one of them.
+ */
+int mh_cli_store_choice_option(mh_cli_store_choice *c, const mh_cli_command *cmd, int opt,
+                               const char *arg);
+
+/* Checks the combination after parsing: MH_CLI_CONTINUE or the usage status. */
+int mh_cli_store_choice_check(const mh_cli_store_choice *c, const mh_cli_command *cmd);
+
+/*
+ * A copy of argv (NULL-terminated, every word copied) where "--archive EMAIL" is joined into
+ * "--archive=EMAIL" when EMAIL holds '@', so the optional argument may be a separate word.
+ * *argc is updated. NULL on OOM. Free with mh_cli_argv_free once nothing points into it.
+ */
+char **mh_cli_join_archive(int *argc, char **argv);
+void mh_cli_argv_free(char **argv);
+
+/*
+ * Opens the chosen store: the primary (nothing chosen; owned by the session: mh_store_close is
+ * a no-op on it), the primary or archive of an address (mh_session_mailbox_entryid), or the
+ * EntryID given (mh_session_open_msg_store, with MH_OPENSTORE_UPGRADE_V1 for --upgrade-v1).
+ * On failure prints the error line and returns its exit status; else MH_CLI_CONTINUE.
+ */
+int mh_cli_store_open(mh_session *s, const mh_cli_identity *id, const mh_cli_store_choice *c,
+                      mh_store **st);
+
 /* "basic", "bearer", "ntlm", "negotiate" ("none" for MH_AUTH_NONE). */
 const char *mh_cli_auth_name(mh_transport_auth_scheme scheme);
 
@@ -159,6 +236,12 @@ void mh_cli_identity_help(FILE *out);
  * mh_error_last() when it belongs to status; returns MH_CLI_EXIT_ERROR.
  */
 int mh_cli_fail(mh_status status);
+
+/*
+ * As mh_cli_fail, with detail (when not NULL or empty) in place of mh_error_last()'s: for the
+ * message a handle keeps, such as mh_session_errmsg().
+ */
+int mh_cli_fail_detail(mh_status status, const char *detail);
 
 /*
  * Prints "mapihttp <cmd>: <message>" and "Try 'mapihttp <help_cmd> --help'."
@@ -205,6 +288,14 @@ const char *mh_cli_openstore_flags(char *buf, size_t size, uint32_t flags);
 
 /* The four abFlags bytes read as a little-endian uint32. */
 uint32_t mh_cli_abflags(const uint8_t ab[4]);
+
+/*
+ * A folder tree as text: a heading line "items  folder", then per folder its item count
+ * (right-aligned) and its display name indented two spaces per level below the first. Every
+ * line starts with indent. MAPI_E_NOT_ENOUGH_MEMORY, with nothing printed.
+ */
+mh_status mh_cli_print_folders(FILE *out, const char *indent, const mh_folder_entry *e,
+                               uint32_t count);
 
 /* ---- JSON values ---------------------------------------------------------------- */
 

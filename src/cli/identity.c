@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/hex.h"
 
 /* A password or token is one line; a JSON Web Token is a few KiB. */
 #define MAX_SECRET_FILE (64u * 1024u)
@@ -64,7 +65,7 @@ void mh_cli_identity_help(FILE *out)
 	      "  --insecure              do not verify TLS certificates (warns)\n"
 	      "  --timeout SECONDS       give up a network operation after SECONDS\n"
 	      "                          (default 60)\n"
-	      "  --json                  print one JSON object instead of text\n"
+	      "  --json                  print JSON instead of text\n"
 	      "  -v, --verbose           progress on stderr: each URL tried, its answer\n"
 	      "  -h, --help              show this help and exit\n"
 	      "\n"
@@ -714,10 +715,9 @@ static void v_destroy(void *self)
 
 static const mh_transport_ops verbose_ops = {1, v_start, v_cancel, v_run, v_pending, v_destroy};
 
-mh_status mh_cli_identity_connect(const mh_cli_identity *id, mh_transport **t, mh_loop **loop)
+mh_status mh_cli_identity_transport(const mh_cli_identity *id, mh_transport **t)
 {
 	*t = NULL;
-	*loop = NULL;
 	mh_transport_curl_options copts = MH_TRANSPORT_CURL_OPTIONS_INIT;
 	copts.cacert = id->cacert;
 	copts.insecure = id->insecure;
@@ -737,6 +737,17 @@ mh_status mh_cli_identity_connect(const mh_cli_identity *id, mh_transport **t, m
 		vt->t.self = vt;
 		outer = &vt->t;
 	}
+	*t = outer;
+	return S_OK;
+}
+
+mh_status mh_cli_identity_connect(const mh_cli_identity *id, mh_transport **t, mh_loop **loop)
+{
+	*loop = NULL;
+	mh_transport *outer = NULL;
+	mh_status st = mh_cli_identity_transport(id, &outer);
+	if (st != S_OK)
+		return st;
 	st = mh_loop_new(loop, outer, NULL);
 	if (st != S_OK) {
 		mh_transport_free(outer);
@@ -744,4 +755,230 @@ mh_status mh_cli_identity_connect(const mh_cli_identity *id, mh_transport **t, m
 	}
 	*t = outer;
 	return S_OK;
+}
+
+void mh_cli_identity_session_options(const mh_cli_identity *id, mh_transport *t,
+                                     mh_session_options *o)
+{
+	*o = (mh_session_options)MH_SESSION_OPTIONS_INIT;
+	o->user = id->user;
+	o->auth = mh_cli_identity_auth(id);
+	o->autodiscover_url = id->autodiscover_url;
+	o->allow_http = id->allow_http;
+	o->transport = t;
+	o->cacert = id->cacert;
+	o->insecure = id->insecure;
+	o->connect_timeout_ms = id->timeout_ms;
+	o->request_timeout_ms = id->timeout_ms;
+	o->timeout_ms = id->timeout_ms;
+}
+
+/* ---- which store ------------------------------------------------------------------------ */
+
+void mh_cli_store_choice_help(FILE *out)
+{
+	fputs("Which store (default: the identity's own mailbox):\n"
+	      "  --mailbox EMAIL         the mailbox of EMAIL (shared, delegated, another\n"
+	      "                          user's)\n"
+	      "  --archive[=EMAIL]       the archive of EMAIL (also written --archive EMAIL),\n"
+	      "                          of the --mailbox address, or of the identity\n"
+	      "  --entryid HEX           the store EntryID HEX (v3, as 'mapihttp stores'\n"
+	      "                          prints; a v1 or v2 one fails as in Outlook)\n"
+	      "  --upgrade-v1            with --entryid: open a v1 or v2 EntryID by resolving\n"
+	      "                          its mailbox DN through the address book\n",
+	      out);
+}
+
+int mh_cli_store_choice_option(mh_cli_store_choice *c, const mh_cli_command *cmd, int opt,
+                               const char *arg)
+{
+	switch (opt) {
+	case MH_CLI_OPT_MAILBOX:
+		if (arg[0] == '\0')
+			return mh_cli_usage(cmd->name, cmd->help_name, "--mailbox is empty");
+		c->mailbox = arg;
+		return MH_CLI_CONTINUE;
+	case MH_CLI_OPT_ARCHIVE:
+		if (arg != NULL && arg[0] == '\0')
+			return mh_cli_usage(cmd->name, cmd->help_name, "--archive= is empty");
+		c->archive = true;
+		c->archive_of = arg;
+		return MH_CLI_CONTINUE;
+	case MH_CLI_OPT_ENTRYID:
+		if (arg[0] == '\0')
+			return mh_cli_usage(cmd->name, cmd->help_name, "--entryid is empty");
+		c->entryid = arg;
+		return MH_CLI_CONTINUE;
+	case MH_CLI_OPT_UPGRADE_V1:
+		c->upgrade_v1 = true;
+		return MH_CLI_CONTINUE;
+	default:
+		return MH_CLI_EXIT_USAGE;
+	}
+}
+
+int mh_cli_store_choice_check(const mh_cli_store_choice *c, const mh_cli_command *cmd)
+{
+	if (c->entryid != NULL && (c->mailbox != NULL || c->archive))
+		return mh_cli_usage(cmd->name, cmd->help_name,
+		                    "--entryid names the store itself: it goes with neither "
+		                    "--mailbox nor --archive");
+	if (c->entryid != NULL) {
+		uint8_t *bytes = NULL;
+		size_t len = 0;
+		mh_status st = mh_hex_decode(&bytes, &len, c->entryid, strlen(c->entryid));
+		free(bytes);
+		if (st != S_OK) {
+			const mh_error *e = mh_error_last();
+			return mh_cli_usage(cmd->name, cmd->help_name, "--entryid: %s",
+			                    e != NULL && e->status == st && e->message != NULL
+			                        ? e->message
+			                        : "not hex");
+		}
+		if (len < sizeof(ENTRYID) + 1 || len > UINT32_MAX)
+			return mh_cli_usage(cmd->name, cmd->help_name,
+			                    "--entryid: %zu bytes cannot be a store EntryID", len);
+	}
+	if (c->upgrade_v1 && c->entryid == NULL)
+		return mh_cli_usage(cmd->name, cmd->help_name,
+		                    "--upgrade-v1 applies to --entryid only");
+	if (c->archive_of != NULL && c->mailbox != NULL &&
+	    strcasecmp(c->archive_of, c->mailbox) != 0)
+		return mh_cli_usage(cmd->name, cmd->help_name,
+		                    "--archive=%s and --mailbox %s name two mailboxes: give one",
+		                    c->archive_of, c->mailbox);
+	return MH_CLI_CONTINUE;
+}
+
+void mh_cli_argv_free(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (char **p = argv; *p != NULL; p++)
+		free(*p);
+	free(argv);
+}
+
+char **mh_cli_join_archive(int *argc, char **argv)
+{
+	int n = *argc;
+	char **out = calloc((size_t)n + 1, sizeof(*out));
+	if (out == NULL)
+		return NULL;
+	int k = 0;
+	bool options = true;
+	for (int i = 0; i < n; i++) {
+		const char *w = argv[i];
+		if (options && strcmp(w, "--") == 0)
+			options = false;
+		if (options && i > 0 && strcmp(w, "--archive") == 0 && i + 1 < n &&
+		    argv[i + 1][0] != '-' && strchr(argv[i + 1], '@') != NULL) {
+			out[k] = mh_cli_format("--archive=%s", argv[i + 1]);
+			i++;
+		} else {
+			out[k] = strdup(w);
+		}
+		if (out[k] == NULL) {
+			mh_cli_argv_free(out);
+			return NULL;
+		}
+		k++;
+	}
+	*argc = k;
+	return out;
+}
+
+/* ---- sessions ------------------------------------------------------------------------------ */
+
+int mh_cli_session_fail(const mh_session *s, mh_status status)
+{
+	return mh_cli_fail_detail(status, s != NULL ? mh_session_errmsg(s) : NULL);
+}
+
+int mh_cli_session_open(const mh_cli_identity *id, mh_session **s, mh_transport **t)
+{
+	*s = NULL;
+	mh_status st = mh_cli_identity_transport(id, t);
+	if (st != S_OK)
+		return mh_cli_fail(st);
+	mh_session_options o;
+	mh_cli_identity_session_options(id, *t, &o);
+	mh_cli_verbose(id, "opening a session as %s (%s authentication)", id->user,
+	               mh_cli_auth_name(id->scheme));
+	st = mh_session_open(s, &o);
+	if (st != S_OK) {
+		mh_transport_free(*t);
+		*t = NULL;
+		return mh_cli_fail(st);
+	}
+	mh_session_info info;
+	mh_session_get_info(*s, &info);
+	mh_cli_verbose(id, "logged on to %s (%s) at %s",
+	               info.smtp_address != NULL ? info.smtp_address : id->user,
+	               info.mailbox_dn != NULL ? info.mailbox_dn : "?",
+	               info.mailstore_url != NULL ? info.mailstore_url : "?");
+	return MH_CLI_CONTINUE;
+}
+
+int mh_cli_store_open(mh_session *s, const mh_cli_identity *id, const mh_cli_store_choice *c,
+                      mh_store **out)
+{
+	*out = NULL;
+	if (c->entryid == NULL && c->mailbox == NULL && !c->archive) {
+		*out = mh_session_primary(s);
+		return MH_CLI_CONTINUE;
+	}
+	uint32_t cb = 0;
+	ENTRYID *eid = NULL;
+	uint8_t *bytes = NULL;
+	mh_status st;
+	uint32_t flags = 0;
+	if (c->entryid != NULL) {
+		size_t len = 0;
+		st = mh_hex_decode(&bytes, &len, c->entryid, strlen(c->entryid));
+		if (st != S_OK)
+			return mh_cli_fail(st);
+		/* mh_cli_store_choice_check has seen it: the length fits. */
+		cb = (uint32_t)len;
+		eid = (ENTRYID *)(void *)bytes;
+		if (c->upgrade_v1)
+			flags |= MH_OPENSTORE_UPGRADE_V1;
+		mh_cli_verbose(id, "opening the store of the %u-byte EntryID given%s", cb,
+		               c->upgrade_v1 ? " (a v1 or v2 one through NSPI)" : "");
+	} else {
+		const char *who = c->archive_of != NULL ? c->archive_of
+		                  : c->mailbox != NULL  ? c->mailbox
+		                                        : id->user;
+		mh_cli_verbose(id, "finding the %s of %s", c->archive ? "archive" : "mailbox", who);
+		st = mh_session_mailbox_entryid(s, who, c->archive, &cb, &eid);
+		if (st != S_OK)
+			return mh_cli_session_fail(s, st);
+	}
+	/* A v1 or v2 EntryID: the tool has a way out to add to the library's explanation. */
+	bool old_version = false;
+	if (c->entryid != NULL && !c->upgrade_v1) {
+		mh_store_entryid *parsed = NULL;
+		if (mh_store_entryid_parse(&parsed, cb, eid) == S_OK)
+			old_version = parsed->version < 3;
+		MAPIFreeBuffer(parsed);
+	}
+	st = mh_session_open_msg_store(out, s, cb, eid, flags);
+	if (bytes != NULL)
+		free(bytes);
+	else
+		MAPIFreeBuffer(eid);
+	if (st == S_OK)
+		return MH_CLI_CONTINUE;
+	*out = NULL;
+	const char *msg = mh_session_errmsg(s);
+	if (st == MAPI_E_CALL_FAILED && old_version) {
+		char *line =
+		    mh_cli_format("%s; with mapihttp, give --upgrade-v1 to resolve its mailbox DN "
+		                  "through the address book",
+		                  msg != NULL && msg[0] != '\0' ? msg : mh_status_meaning(st));
+		int rc = mh_cli_fail_detail(st, line != NULL ? line : msg);
+		free(line);
+		return rc;
+	}
+	return mh_cli_fail_detail(st, msg);
 }

@@ -2,6 +2,7 @@
  * Output functions shared by the mapihttp subcommands: error and usage lines,
  * hex, text made safe for JSON and terminals, and aligned field lists.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,13 @@ int mh_cli_fail(mh_status status)
 		fputc(*p == '\n' || *p == '\r' ? ' ' : *p, stderr);
 	fputc('\n', stderr);
 	return MH_CLI_EXIT_ERROR;
+}
+
+int mh_cli_fail_detail(mh_status status, const char *detail)
+{
+	if (detail != NULL && detail[0] != '\0')
+		mh_error_set(status, -1, "%s", detail);
+	return mh_cli_fail(status);
 }
 
 int mh_cli_usage(const char *cmd, const char *help_cmd, const char *fmt, ...)
@@ -216,6 +224,39 @@ uint32_t mh_cli_abflags(const uint8_t ab[4])
 {
 	return (uint32_t)ab[0] | (uint32_t)ab[1] << 8 | (uint32_t)ab[2] << 16 |
 	       (uint32_t)ab[3] << 24;
+}
+
+mh_status mh_cli_print_folders(FILE *out, const char *indent, const mh_folder_entry *e,
+                               uint32_t count)
+{
+	char **names = calloc((size_t)count + 1, sizeof(*names));
+	if (names == NULL)
+		return mh_error_oom();
+	uint32_t widest = 0;
+	bool oom = false;
+	for (uint32_t i = 0; i < count && !oom; i++) {
+		names[i] = mh_cli_printable(e[i].display_name != NULL ? e[i].display_name : "");
+		oom = names[i] == NULL;
+		if (e[i].content_count > widest)
+			widest = e[i].content_count;
+	}
+	if (!oom) {
+		int width = snprintf(NULL, 0, "%" PRIu32, widest);
+		if (width < 5)
+			width = 5;
+		fprintf(out, "%s%*s  folder\n", indent, width, "items");
+		for (uint32_t i = 0; i < count; i++) {
+			/* Deep trees stay readable: the indentation stops growing at 32 levels. */
+			uint32_t level = e[i].depth > 1 ? e[i].depth - 1 : 0;
+			int pad = (int)(level > 32 ? 64 : 2 * level);
+			fprintf(out, "%s%*" PRIu32 "  %*s%s\n", indent, width, e[i].content_count,
+			        pad, "", names[i]);
+		}
+	}
+	for (uint32_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return oom ? mh_error_oom() : S_OK;
 }
 
 json_t *mh_cli_json_string8(const char *s)

@@ -905,7 +905,7 @@ static void test_cli_entryid__help_and_version(void **state)
 static void test_cli_entryid__demo(void **state)
 {
 	(void)state;
-	mh_test_run_result r = RUN(NULL, "demo");
+	mh_test_run_result r = RUN(NULL, "demo", "--offline");
 	assert_success(&r);
 	assert_non_null(strstr(r.out, "MAPI_E_CALL_FAILED"));
 	assert_non_null(strstr(r.out, "0x80004005"));
