@@ -465,6 +465,20 @@ static const SPropValue *pl_find(const plist *p, uint32_t prop_id)
 	return NULL;
 }
 
+/*
+ * The value a request for `want` names: the one of exactly that tag when the object has it
+ * (PidTagMessageSize and PidTagMessageSizeExtended share an ID), else the first of its ID.
+ */
+static const SPropValue *pl_find_for(const plist *p, uint32_t want)
+{
+	uint16_t wt = (uint16_t)PROP_TYPE(want);
+	if (wt != PT_UNSPECIFIED)
+		for (size_t i = 0; i < p->n; i++)
+			if (p->v[i].ulPropTag == want)
+				return &p->v[i];
+	return pl_find(p, PROP_ID(want));
+}
+
 /* ---- EntryIDs ---------------------------------------------------------------------------- */
 
 static void folder_eid(plist *p, uint32_t tag, const logon *lg, uint64_t fid)
@@ -572,7 +586,7 @@ static mh_status resolve(mh_arena *a, const plist *pl, uint32_t want, bool unico
 	uint16_t wt = (uint16_t)PROP_TYPE(want);
 	if (wt & MV_INSTANCE)
 		wt &= (uint16_t) ~(MV_INSTANCE | MV_FLAG);
-	const SPropValue *v = pl_find(pl, id);
+	const SPropValue *v = pl_find_for(pl, PROP_TAG(wt, id));
 	if (v == NULL) {
 		set_error(out, id, ecNotFound);
 		return S_OK;
@@ -653,6 +667,9 @@ static void folder_props(const logon *lg, const mh_srv_folder *f, int rel_depth,
 	pl_long(p, TAG_CONTENT_UNREAD, (int32_t)f->unread_count);
 	pl_bool(p, TAG_SUBFOLDERS, f->subfolder_count > 0);
 	pl_long(p, TAG_FOLDER_CHILD_COUNT, (int32_t)f->subfolder_count);
+	pl_long(p, TAG_MESSAGE_SIZE,
+	        f->message_size > INT32_MAX ? INT32_MAX : (int32_t)f->message_size);
+	pl_i8(p, TAG_MESSAGE_SIZE_EXTENDED, (int64_t)f->message_size);
 	if (f->container_class[0] != '\0')
 		pl_str(p, TAG_CONTAINER_CLASS, f->container_class);
 	if (rel_depth >= 0)
@@ -773,6 +790,7 @@ static void message_props(const logon *lg, const mh_srv_message *m, bool with_bo
 	pl_time(p, TAG_LAST_MODIFICATION, ft);
 	pl_time(p, TAG_CREATION_TIME, ft);
 	pl_long(p, TAG_MESSAGE_SIZE, (int32_t)m->size);
+	pl_i8(p, TAG_MESSAGE_SIZE_EXTENDED, (int64_t)m->size);
 	pl_str(p, TAG_SENDER_NAME, m->sender_name);
 	pl_str(p, TAG_SENDER_ADDRTYPE, "SMTP");
 	pl_str(p, TAG_SENDER_EMAIL, m->sender_smtp);

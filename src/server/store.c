@@ -109,7 +109,8 @@ static const char schema_sql[] =
 	"f.container_class, "                                                            \
 	"(SELECT count(*) FROM message x WHERE x.folder_id = f.id), "                    \
 	"(SELECT count(*) FROM message x WHERE x.folder_id = f.id AND x.read = 0), "     \
-	"(SELECT count(*) FROM folder c WHERE c.parent_id = f.id) "
+	"(SELECT count(*) FROM folder c WHERE c.parent_id = f.id), "                     \
+	"(SELECT coalesce(sum(x.size), 0) FROM message x WHERE x.folder_id = f.id) "
 #define MSG_COLS                                                                                   \
 	"id, counter, (SELECT counter FROM folder WHERE id = folder_id), subject, message_class, " \
 	"delivery_time, size, sender_name, sender_smtp, body, read "
@@ -1359,6 +1360,7 @@ static mh_status read_folder(mh_arena *a, sqlite3_stmt *s, mh_srv_folder *f)
 	f->content_count = (uint32_t)sqlite3_column_int64(s, 8);
 	f->unread_count = (uint32_t)sqlite3_column_int64(s, 9);
 	f->subfolder_count = (uint32_t)sqlite3_column_int64(s, 10);
+	f->message_size = (uint64_t)sqlite3_column_int64(s, 11);
 	if ((ms = col_text(a, s, 6, &f->display_name)) != S_OK)
 		return ms;
 	return col_text(a, s, 7, &f->container_class);

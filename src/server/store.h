@@ -87,6 +87,7 @@ typedef struct mh_srv_folder {
 	uint32_t content_count;
 	uint32_t unread_count;
 	uint32_t subfolder_count;
+	uint64_t message_size; /* the sum of its messages' sizes */
 } mh_srv_folder;
 
 typedef struct mh_srv_prop {

@@ -943,6 +943,21 @@ static void test_server_rop__open_message(void **state)
 	assert_int_equal(PROP_TYPE(gr->lpProps[1].ulPropTag), PT_LONG);
 	r = one(f, s, get_props(0, 1, 1, tags(f, 1, 0x00370000u)), h, 2);
 	assert_int_equal(PROP_TYPE(r.u.get_props_specific.row.lpProps[0].ulPropTag), PT_UNICODE);
+	/* PidTagMessageSize and PidTagMessageSizeExtended share an ID: each answers as asked. */
+	r = one(f, s, get_props(0, 1, 1, tags(f, 2, 0x0E080003u, 0x0E080014u)), h, 2);
+	gr = &r.u.get_props_specific.row;
+	assert_int_equal(gr->flag, 0);
+	assert_true(gr->lpProps[0].Value.l > 0);
+	assert_int_equal(gr->lpProps[1].Value.li, gr->lpProps[0].Value.l);
+	/* A folder's size is the sum of its messages'. */
+	uint32_t hf[1] = {inbox};
+	r = one(f, s, get_props(0, 0, 1, tags(f, 3, 0x0E080003u, 0x0E080014u, TAG_CONTENT_COUNT)),
+	        hf, 1);
+	gr = &r.u.get_props_specific.row;
+	assert_int_equal(gr->flag, 0);
+	assert_int_equal(gr->lpProps[2].Value.l, 4);
+	assert_true(gr->lpProps[1].Value.li > 4 * 20);
+	assert_int_equal(gr->lpProps[1].Value.li, gr->lpProps[0].Value.l);
 	/* GetPropertiesAll and GetPropertiesList. */
 	mh_rop_request ga = rop(MH_ROP_GET_PROPERTIES_ALL, 0, 1, 0);
 	ga.u.get_props_all.want_unicode = 1;
