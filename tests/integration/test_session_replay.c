@@ -57,6 +57,8 @@ typedef struct replay {
 	size_t bodies_compared;
 } replay;
 
+static void replay_fail(replay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void replay_fail(replay *r, const char *fmt, ...)
 {
 	if (r->failure[0] != '\0')
