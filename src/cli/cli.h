@@ -169,47 +169,55 @@ int mh_cli_session_open(const mh_cli_identity *id, mh_session **s, mh_transport 
 /* A session call's failure as the error line, with mh_session_errmsg() as the detail. */
 int mh_cli_session_fail(const mh_session *s, mh_status status);
 
+/* MH_CLI_CONTINUE when id has a user, else the usage status of "no identity" for cmd. */
+int mh_cli_identity_require_user(const mh_cli_identity *id, const mh_cli_command *cmd);
+
 /* ---- which store (folders, messages) ---------------------------------------------- */
 
 /* --mailbox EMAIL, --archive[=EMAIL], --entryid HEX, --upgrade-v1. */
 typedef struct mh_cli_store_choice {
-	const char *mailbox;    /* --mailbox */
-	bool archive;           /* --archive */
-	const char *archive_of; /* --archive=EMAIL */
-	const char *entryid;    /* --entryid, hex */
-	bool upgrade_v1;        /* --upgrade-v1 */
+	const mh_cli_command *cmd; /* the subcommand, for its usage lines */
+	const char *mailbox;       /* --mailbox */
+	bool archive;              /* --archive */
+	const char *archive_of;    /* --archive=EMAIL */
+	const char *entryid;       /* --entryid, hex */
+	bool upgrade_v1;           /* --upgrade-v1 */
 } mh_cli_store_choice;
 
-/* Their getopt values, for a command's longopts:
- *   {"mailbox", required_argument, NULL, MH_CLI_OPT_MAILBOX},
- *   {"archive", optional_argument, NULL, MH_CLI_OPT_ARCHIVE},
- *   {"entryid", required_argument, NULL, MH_CLI_OPT_ENTRYID},
- *   {"upgrade-v1", no_argument, NULL, MH_CLI_OPT_UPGRADE_V1}, */
+/* Their getopt values, and their entries for a command's longopts. */
 #define MH_CLI_OPT_MAILBOX    900
 #define MH_CLI_OPT_ARCHIVE    901
 #define MH_CLI_OPT_ENTRYID    902
 #define MH_CLI_OPT_UPGRADE_V1 903
+/* clang-format off */
+#define MH_CLI_STORE_CHOICE_LONGOPTS                             \
+	{"mailbox", required_argument, NULL, MH_CLI_OPT_MAILBOX}, \
+	{"archive", optional_argument, NULL, MH_CLI_OPT_ARCHIVE}, \
+	{"entryid", required_argument, NULL, MH_CLI_OPT_ENTRYID}, \
+	{"upgrade-v1", no_argument, NULL, MH_CLI_OPT_UPGRADE_V1}
+/* clang-format on */
 
 /* The options' help lines. */
 void mh_cli_store_choice_help(FILE *out);
 
 /*
- * Takes one of the options above into c: MH_CLI_CONTINUE, the usage status of a bad value, or
- * MH_CLI_EXIT_USAGE for an opt that is not one of them.
+ * Takes one of the options above into c (c->cmd set): MH_CLI_CONTINUE, the usage status of a
+ * bad value, or MH_CLI_EXIT_USAGE for an opt that is not one of them.
  */
-int mh_cli_store_choice_option(mh_cli_store_choice *c, const mh_cli_command *cmd, int opt,
-                               const char *arg);
+int mh_cli_store_choice_option(mh_cli_store_choice *c, int opt, const char *arg);
+
+/* mh_cli_store_choice_option as an mh_cli_command's on_option, ud the mh_cli_store_choice. */
+int mh_cli_store_choice_on_option(void *ud, int opt, const char *arg);
 
 /* Checks the combination after parsing: MH_CLI_CONTINUE or the usage status. */
-int mh_cli_store_choice_check(const mh_cli_store_choice *c, const mh_cli_command *cmd);
+int mh_cli_store_choice_check(const mh_cli_store_choice *c);
 
 /*
- * A copy of argv (NULL-terminated, every word copied) where "--archive EMAIL" is joined into
- * "--archive=EMAIL" when EMAIL holds '@', so the optional argument may be a separate word.
- * *argc is updated. NULL on OOM. Free with mh_cli_argv_free once nothing points into it.
+ * Calls run on a copy of argv where "--archive EMAIL" is joined into "--archive=EMAIL" when
+ * EMAIL holds '@', so that the optional argument may be a separate word. Returns run's exit
+ * status, or MH_CLI_EXIT_ERROR (the error line printed) when the copy cannot be made.
  */
-char **mh_cli_join_archive(int *argc, char **argv);
-void mh_cli_argv_free(char **argv);
+int mh_cli_run_joined_archive(int argc, char **argv, int (*run)(int argc, char **argv));
 
 /*
  * Opens the chosen store: the primary (nothing chosen; owned by the session: mh_store_close is
@@ -220,6 +228,24 @@ void mh_cli_argv_free(char **argv);
 int mh_cli_store_open(mh_session *s, const mh_cli_identity *id, const mh_cli_store_choice *c,
                       mh_store **st);
 
+/*
+ * The work of a session subcommand: st is the store chosen (NULL when the command chose
+ * none), id has no secret left. Returns an exit status, the error line printed.
+ */
+typedef int (*mh_cli_session_fn)(mh_session *s, mh_store *st, const mh_cli_identity *id, void *ud);
+
+/*
+ * The rest of a session subcommand once mh_cli_identity_parse and the command's own checks of
+ * its operands came to rc (MH_CLI_CONTINUE or an exit status). With MH_CLI_CONTINUE, checks
+ * choice (NULL: the command opens no store) and that id has a user, then opens a session as id
+ * (mh_cli_session_open), frees id's secret (the session keeps its own copy), opens the chosen
+ * store (mh_cli_store_open), runs fn and closes the store, the session and the transport.
+ * Otherwise frees id's secret and returns rc. Returns fn's exit status or that of the failure
+ * printed.
+ */
+int mh_cli_session_main(mh_cli_identity *id, const mh_cli_command *cmd, int rc,
+                        const mh_cli_store_choice *choice, mh_cli_session_fn fn, void *ud);
+
 /* "basic", "bearer", "ntlm", "negotiate" ("none" for MH_AUTH_NONE). */
 const char *mh_cli_auth_name(mh_transport_auth_scheme scheme);
 
@@ -228,6 +254,12 @@ void mh_cli_verbose(const mh_cli_identity *id, const char *fmt, ...) MH_PRINTF(2
 
 /* The shared options' help lines, as each network subcommand's --help ends. */
 void mh_cli_identity_help(FILE *out);
+
+/*
+ * The end of a network subcommand's --help: the store options' lines when store_choice, the
+ * shared options' lines, and "Exit status: 0 success, 1 error, 2 usage error.".
+ */
+void mh_cli_help_end(FILE *out, bool store_choice);
 
 /* ---- errors ------------------------------------------------------------------- */
 
@@ -308,6 +340,31 @@ json_t *mh_cli_json_utf8(const char *s);
 /* A JSON string of lowercase hex; NULL on failure. */
 json_t *mh_cli_json_hex(const void *data, size_t len);
 
+/* A JSON string from UTF-8 text, or JSON null for NULL; NULL on failure. */
+json_t *mh_cli_json_text(const char *s);
+
+/*
+ * Sets obj[key] to v, taking v (NULL: a failed allocation); on any failure sets *failed, so
+ * that a run of calls is checked once at the end.
+ */
+void mh_cli_json_set(json_t *obj, const char *key, json_t *v, bool *failed);
+
+/* A new empty object appended to arr (which owns it); NULL on OOM. */
+json_t *mh_cli_json_append_object(json_t *arr);
+
+/*
+ * Prints v to stdout, indented two spaces with keys in insertion order, and a newline, then
+ * releases v. When failed is true (an earlier allocation failed) or the dump fails, prints
+ * MAPI_E_NOT_ENOUGH_MEMORY's error line instead. MH_CLI_EXIT_OK or MH_CLI_EXIT_ERROR.
+ */
+int mh_cli_json_print(json_t *v, bool failed);
+
+/* Fills o, the object of element i of an array, from ud; sets *failed when an allocation fails. */
+typedef void (*mh_cli_json_fill)(json_t *o, size_t i, const void *ud, bool *failed);
+
+/* Prints, as mh_cli_json_print does, an array of n objects, each filled by fill. */
+int mh_cli_json_print_array(size_t n, mh_cli_json_fill fill, const void *ud);
+
 /* ---- aligned "name: value" lines ------------------------------------------------ */
 
 typedef struct mh_cli_fields {
@@ -329,5 +386,18 @@ void mh_cli_fields_add(mh_cli_fields *f, const char *name, const char *fmt, ...)
 void mh_cli_fields_print(const mh_cli_fields *f, FILE *out);
 
 void mh_cli_fields_free(mh_cli_fields *f);
+
+/*
+ * Adds a line for network text, control characters escaped and an empty value shown as "";
+ * a NULL value adds nothing.
+ */
+void mh_cli_fields_add_text(mh_cli_fields *f, const char *name, const char *value);
+
+/*
+ * One block of a list: prints f to stdout, after a blank line unless first, and frees it; if
+ * an allocation in f failed, prints MAPI_E_NOT_ENOUGH_MEMORY's error line instead.
+ * MH_CLI_EXIT_OK or MH_CLI_EXIT_ERROR.
+ */
+int mh_cli_fields_emit(mh_cli_fields *f, bool first);
 
 #endif

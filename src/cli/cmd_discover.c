@@ -17,25 +17,10 @@ void mh_cli_discover_help(FILE *out)
 	      "alternative mailboxes (archive, delegate, ...) the answer lists.\n"
 	      "\n",
 	      out);
-	mh_cli_identity_help(out);
-	fputs("\nExit status: 0 success, 1 error, 2 usage error.\n", out);
+	mh_cli_help_end(out, false);
 }
 
 /* ---- text ------------------------------------------------------------------------------- */
-
-/* Network text is shown with control characters escaped; absent values are left out. */
-static void text_add(mh_cli_fields *f, const char *name, const char *value)
-{
-	if (value == NULL)
-		return;
-	char *p = mh_cli_printable(value);
-	if (p == NULL) {
-		f->failed = true;
-		return;
-	}
-	mh_cli_fields_add(f, name, "%s", p[0] != '\0' ? p : "\"\"");
-	free(p);
-}
 
 static const char *smtp_of(const mh_ad_result *r)
 {
@@ -46,15 +31,15 @@ static int print_text(const mh_ad_result *r)
 {
 	const mh_ad_pox *s = &r->settings;
 	mh_cli_fields f = MH_CLI_FIELDS_INIT;
-	text_add(&f, "display_name", s->display_name);
-	text_add(&f, "legacy_dn", s->legacy_dn);
-	text_add(&f, "smtp_address", smtp_of(r));
-	text_add(&f, "mailstore_url", mh_ad_urls_pick(&s->mailstore));
-	text_add(&f, "addressbook_url", mh_ad_urls_pick(&s->addressbook));
-	text_add(&f, "server", s->server);
-	text_add(&f, "server_dn", s->server_dn);
-	text_add(&f, "mdb_dn", s->mdb_dn);
-	text_add(&f, "pox_url", r->pox_url);
+	mh_cli_fields_add_text(&f, "display_name", s->display_name);
+	mh_cli_fields_add_text(&f, "legacy_dn", s->legacy_dn);
+	mh_cli_fields_add_text(&f, "smtp_address", smtp_of(r));
+	mh_cli_fields_add_text(&f, "mailstore_url", mh_ad_urls_pick(&s->mailstore));
+	mh_cli_fields_add_text(&f, "addressbook_url", mh_ad_urls_pick(&s->addressbook));
+	mh_cli_fields_add_text(&f, "server", s->server);
+	mh_cli_fields_add_text(&f, "server_dn", s->server_dn);
+	mh_cli_fields_add_text(&f, "mdb_dn", s->mdb_dn);
+	mh_cli_fields_add_text(&f, "pox_url", r->pox_url);
 	mh_cli_fields_add(&f, "hops", "%u", r->hops);
 	mh_cli_fields_add(&f, "alternatives", "%zu", s->n_alternatives);
 	/* One block per alternative, aligned on its own, so long names do not push the rest. */
@@ -76,7 +61,7 @@ static int print_text(const mh_ad_result *r)
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 			char name[64];
 			snprintf(name, sizeof(name), "alternatives[%zu].%s", i, keys[k].key);
-			text_add(&alts[i], name, keys[k].value);
+			mh_cli_fields_add_text(&alts[i], name, keys[k].value);
 		}
 		failed = alts[i].failed;
 	}
@@ -102,9 +87,7 @@ static int print_text(const mh_ad_result *r)
 /* Every documented key is present: absent values are null. */
 static void json_add(json_t *obj, const char *key, const char *value, bool *failed)
 {
-	json_t *v = value != NULL ? mh_cli_json_utf8(value) : json_null();
-	if (v == NULL || json_object_set_new(obj, key, v) != 0)
-		*failed = true;
+	mh_cli_json_set(obj, key, mh_cli_json_text(value), failed);
 }
 
 static int print_json(const mh_ad_result *r)
@@ -127,12 +110,11 @@ static int print_json(const mh_ad_result *r)
 	json_add(obj, "server_dn", s->server_dn, &failed);
 	json_add(obj, "mdb_dn", s->mdb_dn, &failed);
 	json_add(obj, "pox_url", r->pox_url, &failed);
-	if (json_object_set_new(obj, "hops", json_integer((json_int_t)r->hops)) != 0)
-		failed = true;
+	mh_cli_json_set(obj, "hops", json_integer((json_int_t)r->hops), &failed);
 	for (size_t i = 0; i < s->n_alternatives && !failed; i++) {
 		const mh_ad_alternative *a = &s->alternatives[i];
-		json_t *o = json_object();
-		if (o == NULL || json_array_append_new(alts, o) != 0) {
+		json_t *o = mh_cli_json_append_object(alts);
+		if (o == NULL) {
 			failed = true;
 			break;
 		}
@@ -143,16 +125,8 @@ static int print_json(const mh_ad_result *r)
 		json_add(o, "legacy_dn", a->legacy_dn, &failed);
 		json_add(o, "server", a->server, &failed);
 	}
-	if (json_object_set_new(obj, "alternatives", alts) != 0)
-		failed = true;
-	char *text = failed ? NULL : json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(obj);
-	if (text == NULL)
-		return mh_cli_fail(mh_error_oom());
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	free(text);
-	return MH_CLI_EXIT_OK;
+	mh_cli_json_set(obj, "alternatives", alts, &failed);
+	return mh_cli_json_print(obj, failed);
 }
 
 /* ---- the command ----------------------------------------------------------------------- */
@@ -164,20 +138,16 @@ int mh_cli_discover_main(int argc, char **argv)
 	mh_cli_identity id;
 	int first = 0;
 	int rc = mh_cli_identity_parse(&id, &cmd, argc, argv, &first);
+	if (rc == MH_CLI_CONTINUE && argc - first > 1)
+		rc = mh_cli_usage("discover", "discover", "unexpected argument '%s'",
+		                  argv[first + 1]);
+	const char *email = first < argc ? argv[first] : id.user;
+	if (rc == MH_CLI_CONTINUE && (email == NULL || email[0] == '\0'))
+		rc = mh_cli_usage("discover", "discover",
+		                  "no address to discover: give EMAIL or --user EMAIL");
 	if (rc != MH_CLI_CONTINUE) {
 		mh_cli_identity_free(&id);
 		return rc;
-	}
-	if (argc - first > 1) {
-		mh_cli_identity_free(&id);
-		return mh_cli_usage("discover", "discover", "unexpected argument '%s'",
-		                    argv[first + 1]);
-	}
-	const char *email = first < argc ? argv[first] : id.user;
-	if (email == NULL || email[0] == '\0') {
-		mh_cli_identity_free(&id);
-		return mh_cli_usage("discover", "discover",
-		                    "no address to discover: give EMAIL or --user EMAIL");
 	}
 
 	mh_transport *t = NULL;

@@ -89,8 +89,7 @@ typedef struct emitter {
 
 static void emit_json(emitter *e, const char *key, json_t *value)
 {
-	if (value == NULL || json_object_set_new(e->obj, key, value) != 0)
-		*e->failed = true;
+	mh_cli_json_set(e->obj, key, value, e->failed);
 }
 
 static void emit_text(emitter *e, const char *key, const char *fmt, ...) MH_PRINTF(3, 4);
@@ -544,32 +543,18 @@ static int print_entryid(const mh_entryid *id, bool json)
 	bool failed = false;
 	mh_cli_fields fields = MH_CLI_FIELDS_INIT;
 	emitter e = {NULL, &fields, "", &failed};
-	int rc = MH_CLI_EXIT_OK;
 
 	if (json) {
 		e.obj = json_object();
 		if (e.obj == NULL)
 			return mh_cli_fail(mh_error_oom());
 		emit_entryid(&e, id);
-		char *text =
-		    failed ? NULL : json_dumps(e.obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (text == NULL) {
-			rc = mh_cli_fail(mh_error_oom());
-		} else {
-			fputs(text, stdout);
-			fputc('\n', stdout);
-			free(text);
-		}
-		json_decref(e.obj);
-		return rc;
+		return mh_cli_json_print(e.obj, failed);
 	}
 	emit_entryid(&e, id);
-	if (failed || fields.failed)
-		rc = mh_cli_fail(mh_error_oom());
-	else
-		mh_cli_fields_print(&fields, stdout);
-	mh_cli_fields_free(&fields);
-	return rc;
+	if (failed)
+		fields.failed = true;
+	return mh_cli_fields_emit(&fields, true);
 }
 
 static int cmd_parse(int argc, char **argv)

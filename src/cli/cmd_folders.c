@@ -19,10 +19,7 @@ void mh_cli_folders_help(FILE *out)
 	      "child_count}, folder_id a string \"0x\" and 16 hex digits.\n"
 	      "\n",
 	      out);
-	mh_cli_store_choice_help(out);
-	fputc('\n', out);
-	mh_cli_identity_help(out);
-	fputs("\nExit status: 0 success, 1 error, 2 usage error.\n", out);
+	mh_cli_help_end(out, true);
 }
 
 /* The store's name for the heading: "Bob Baker <bob@contoso.test>" as far as known. */
@@ -61,124 +58,61 @@ static int print_text(const mh_store_info *info, const mh_folder_entry *e, uint3
 	return st == S_OK ? MH_CLI_EXIT_OK : mh_cli_fail(st);
 }
 
-static int print_json(const mh_folder_entry *e, uint32_t count)
+static void json_folder(json_t *o, size_t i, const void *ud, bool *failed)
 {
-	bool failed = false;
-	json_t *arr = json_array();
-	if (arr == NULL)
-		return mh_cli_fail(mh_error_oom());
-	for (uint32_t i = 0; i < count && !failed; i++) {
-		json_t *o = json_object();
-		if (o == NULL || json_array_append_new(arr, o) != 0) {
-			failed = true;
-			break;
-		}
-		char fid[24];
-		snprintf(fid, sizeof(fid), "0x%016" PRIx64, e[i].folder_id);
-		const struct {
-			const char *key;
-			json_t *v;
-		} kv[] = {
-		    {"path", mh_cli_json_utf8(e[i].path != NULL ? e[i].path : "")},
-		    {"display_name",
-		     mh_cli_json_utf8(e[i].display_name != NULL ? e[i].display_name : "")},
-		    {"folder_id", json_string(fid)},
-		    {"content_count", json_integer(e[i].content_count)},
-		    {"child_count", json_integer(e[i].child_count)},
-		};
-		for (size_t k = 0; k < sizeof(kv) / sizeof(kv[0]); k++)
-			if (kv[k].v == NULL || json_object_set_new(o, kv[k].key, kv[k].v) != 0)
-				failed = true;
-	}
-	char *text = failed ? NULL : json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(arr);
-	if (text == NULL)
-		return mh_cli_fail(mh_error_oom());
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	free(text);
-	return MH_CLI_EXIT_OK;
+	const mh_folder_entry *e = (const mh_folder_entry *)ud + i;
+	char fid[24];
+	snprintf(fid, sizeof(fid), "0x%016" PRIx64, e->folder_id);
+	mh_cli_json_set(o, "path", mh_cli_json_utf8(e->path != NULL ? e->path : ""), failed);
+	mh_cli_json_set(o, "display_name",
+	                mh_cli_json_utf8(e->display_name != NULL ? e->display_name : ""), failed);
+	mh_cli_json_set(o, "folder_id", json_string(fid), failed);
+	mh_cli_json_set(o, "content_count", json_integer(e->content_count), failed);
+	mh_cli_json_set(o, "child_count", json_integer(e->child_count), failed);
 }
 
-static int on_option(void *ud, int opt, const char *arg);
-
 static const struct option folders_opts[] = {
-    {"mailbox", required_argument, NULL, MH_CLI_OPT_MAILBOX},
-    {"archive", optional_argument, NULL, MH_CLI_OPT_ARCHIVE},
-    {"entryid", required_argument, NULL, MH_CLI_OPT_ENTRYID},
-    {"upgrade-v1", no_argument, NULL, MH_CLI_OPT_UPGRADE_V1},
+    MH_CLI_STORE_CHOICE_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
-typedef struct folders_args {
-	const mh_cli_command *cmd;
-	mh_cli_store_choice choice;
-} folders_args;
-
-static int on_option(void *ud, int opt, const char *arg)
+static int list_folders(mh_session *s, mh_store *st, const mh_cli_identity *id, void *ud)
 {
-	folders_args *a = ud;
-	return mh_cli_store_choice_option(&a->choice, a->cmd, opt, arg);
+	(void)ud;
+	mh_folder_entry *entries = NULL;
+	uint32_t count = 0;
+	int rc;
+	mh_status status = mh_store_folder_tree(st, &entries, &count);
+	if (status != S_OK) {
+		rc = mh_cli_session_fail(s, status);
+	} else if (id->json) {
+		rc = mh_cli_json_print_array(count, json_folder, entries);
+	} else {
+		mh_store_info info;
+		mh_store_get_info(st, &info);
+		rc = print_text(&info, entries, count);
+	}
+	MAPIFreeBuffer(entries);
+	return rc;
 }
 
 static int run(int argc, char **argv)
 {
-	folders_args a;
-	memset(&a, 0, sizeof(a));
-	const mh_cli_command cmd = {"folders",    "folders", mh_cli_folders_help,
-	                            folders_opts, on_option, &a};
-	a.cmd = &cmd;
+	mh_cli_store_choice choice;
+	memset(&choice, 0, sizeof(choice));
+	const mh_cli_command cmd = {
+	    "folders", "folders", mh_cli_folders_help, folders_opts, mh_cli_store_choice_on_option,
+	    &choice};
+	choice.cmd = &cmd;
 	mh_cli_identity id;
 	int first = 0;
 	int rc = mh_cli_identity_parse(&id, &cmd, argc, argv, &first);
 	if (rc == MH_CLI_CONTINUE && first < argc)
 		rc = mh_cli_usage("folders", "folders", "unexpected argument '%s'", argv[first]);
-	if (rc == MH_CLI_CONTINUE)
-		rc = mh_cli_store_choice_check(&a.choice, &cmd);
-	if (rc == MH_CLI_CONTINUE && (id.user == NULL || id.user[0] == '\0'))
-		rc = mh_cli_usage("folders", "folders",
-		                  "no identity: give --user EMAIL or set MAPIHTTP_USER");
-	if (rc != MH_CLI_CONTINUE) {
-		mh_cli_identity_free(&id);
-		return rc;
-	}
-	mh_session *s = NULL;
-	mh_transport *t = NULL;
-	rc = mh_cli_session_open(&id, &s, &t);
-	/* The session keeps its own copy of the credentials. */
-	mh_cli_identity_free(&id);
-	if (rc != MH_CLI_CONTINUE)
-		return rc;
-
-	mh_store *st = NULL;
-	rc = mh_cli_store_open(s, &id, &a.choice, &st);
-	if (rc == MH_CLI_CONTINUE) {
-		mh_folder_entry *entries = NULL;
-		uint32_t count = 0;
-		mh_status status = mh_store_folder_tree(st, &entries, &count);
-		if (status != S_OK) {
-			rc = mh_cli_session_fail(s, status);
-		} else if (id.json) {
-			rc = print_json(entries, count);
-		} else {
-			mh_store_info info;
-			mh_store_get_info(st, &info);
-			rc = print_text(&info, entries, count);
-		}
-		MAPIFreeBuffer(entries);
-		mh_store_close(st);
-	}
-	mh_session_close(s);
-	mh_transport_free(t);
-	return rc;
+	return mh_cli_session_main(&id, &cmd, rc, &choice, list_folders, NULL);
 }
 
 int mh_cli_folders_main(int argc, char **argv)
 {
-	char **args = mh_cli_join_archive(&argc, argv);
-	if (args == NULL)
-		return mh_cli_fail(mh_error_oom());
-	int rc = run(argc, args);
-	mh_cli_argv_free(args);
-	return rc;
+	return mh_cli_run_joined_archive(argc, argv, run);
 }

@@ -39,10 +39,7 @@ void mh_cli_messages_help(FILE *out)
 	      "  --limit N               list at most the N newest messages\n"
 	      "\n",
 	      out);
-	mh_cli_store_choice_help(out);
-	fputc('\n', out);
-	mh_cli_identity_help(out);
-	fputs("\nExit status: 0 success, 1 error, 2 usage error.\n", out);
+	mh_cli_help_end(out, true);
 }
 
 /* What is printed of one message; strings are MAPI buffers or point into the rowset. */
@@ -153,40 +150,14 @@ static int print_text(const msg_line *lines, size_t n)
 	return oom ? mh_cli_fail(mh_error_oom()) : MH_CLI_EXIT_OK;
 }
 
-static int print_json(const msg_line *lines, size_t n)
+static void json_message(json_t *o, size_t i, const void *ud, bool *failed)
 {
-	bool failed = false;
-	json_t *arr = json_array();
-	if (arr == NULL)
-		return mh_cli_fail(mh_error_oom());
-	for (size_t i = 0; i < n && !failed; i++) {
-		const msg_line *l = &lines[i];
-		json_t *o = json_object();
-		if (o == NULL || json_array_append_new(arr, o) != 0) {
-			failed = true;
-			break;
-		}
-		const struct {
-			const char *key;
-			json_t *v;
-		} kv[] = {
-		    {"subject", l->subject != NULL ? mh_cli_json_utf8(l->subject) : json_null()},
-		    {"from", l->from != NULL ? mh_cli_json_utf8(l->from) : json_null()},
-		    {"received", l->received[0] != '\0' ? json_string(l->received) : json_null()},
-		    {"size", l->has_size ? json_integer(l->size) : json_null()},
-		};
-		for (size_t k = 0; k < sizeof(kv) / sizeof(kv[0]); k++)
-			if (kv[k].v == NULL || json_object_set_new(o, kv[k].key, kv[k].v) != 0)
-				failed = true;
-	}
-	char *text = failed ? NULL : json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(arr);
-	if (text == NULL)
-		return mh_cli_fail(mh_error_oom());
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	free(text);
-	return MH_CLI_EXIT_OK;
+	const msg_line *l = (const msg_line *)ud + i;
+	mh_cli_json_set(o, "subject", mh_cli_json_text(l->subject), failed);
+	mh_cli_json_set(o, "from", mh_cli_json_text(l->from), failed);
+	mh_cli_json_set(o, "received",
+	                l->received[0] != '\0' ? json_string(l->received) : json_null(), failed);
+	mh_cli_json_set(o, "size", l->has_size ? json_integer(l->size) : json_null(), failed);
 }
 
 /* ---- the folder ------------------------------------------------------------------------ */
@@ -282,18 +253,15 @@ static mh_status read_messages(mh_folder *f, uint32_t limit, msg_line **lines, s
 /* ---- the command ----------------------------------------------------------------------- */
 
 typedef struct messages_args {
-	const mh_cli_command *cmd;
 	mh_cli_store_choice choice;
-	uint32_t limit; /* 0: all */
+	uint32_t limit;   /* 0: all */
+	const char *path; /* the operand */
 } messages_args;
 
 enum { OPT_LIMIT = 300 };
 
 static const struct option messages_opts[] = {
-    {"mailbox", required_argument, NULL, MH_CLI_OPT_MAILBOX},
-    {"archive", optional_argument, NULL, MH_CLI_OPT_ARCHIVE},
-    {"entryid", required_argument, NULL, MH_CLI_OPT_ENTRYID},
-    {"upgrade-v1", no_argument, NULL, MH_CLI_OPT_UPGRADE_V1},
+    MH_CLI_STORE_CHOICE_LONGOPTS,
     {"limit", required_argument, NULL, OPT_LIMIT},
     {NULL, 0, NULL, 0},
 };
@@ -302,7 +270,7 @@ static int on_option(void *ud, int opt, const char *arg)
 {
 	messages_args *a = ud;
 	if (opt != OPT_LIMIT)
-		return mh_cli_store_choice_option(&a->choice, a->cmd, opt, arg);
+		return mh_cli_store_choice_option(&a->choice, opt, arg);
 	uint32_t v = 0;
 	const char *p = arg;
 	for (; *p >= '0' && *p <= '9' && v <= MAX_LIMIT; p++)
@@ -315,13 +283,40 @@ static int on_option(void *ud, int opt, const char *arg)
 	return MH_CLI_CONTINUE;
 }
 
+static int list_messages(mh_session *s, mh_store *st, const mh_cli_identity *id, void *ud)
+{
+	const messages_args *a = ud;
+	mh_folder *f = NULL;
+	msg_line *lines = NULL;
+	size_t n = 0, n_sets = 0;
+	mh_rowset **sets = NULL;
+	int rc;
+	mh_cli_verbose(id, "opening the folder %s", a->path);
+	mh_status status = open_folder(&f, st, a->path);
+	if (status == S_OK)
+		status = read_messages(f, a->limit, &lines, &n, &sets, &n_sets);
+	if (status != S_OK)
+		rc = mh_cli_session_fail(s, status);
+	else
+		rc = id->json ? mh_cli_json_print_array(n, json_message, lines)
+		              : print_text(lines, n);
+	for (size_t i = 0; i < n; i++)
+		MAPIFreeBuffer(lines[i].full);
+	free(lines);
+	for (size_t i = 0; i < n_sets; i++)
+		MAPIFreeBuffer(sets[i]);
+	free(sets);
+	mh_folder_close(f);
+	return rc;
+}
+
 static int run(int argc, char **argv)
 {
 	messages_args a;
 	memset(&a, 0, sizeof(a));
 	const mh_cli_command cmd = {"messages",    "messages", mh_cli_messages_help,
 	                            messages_opts, on_option,  &a};
-	a.cmd = &cmd;
+	a.choice.cmd = &cmd;
 	mh_cli_identity id;
 	int first = 0;
 	int rc = mh_cli_identity_parse(&id, &cmd, argc, argv, &first);
@@ -334,58 +329,11 @@ static int run(int argc, char **argv)
 	else if (rc == MH_CLI_CONTINUE && argv[first][0] == '\0')
 		rc = mh_cli_usage("messages", "messages", "PATH is empty");
 	if (rc == MH_CLI_CONTINUE)
-		rc = mh_cli_store_choice_check(&a.choice, &cmd);
-	if (rc == MH_CLI_CONTINUE && (id.user == NULL || id.user[0] == '\0'))
-		rc = mh_cli_usage("messages", "messages",
-		                  "no identity: give --user EMAIL or set MAPIHTTP_USER");
-	if (rc != MH_CLI_CONTINUE) {
-		mh_cli_identity_free(&id);
-		return rc;
-	}
-	const char *path = argv[first];
-	mh_session *s = NULL;
-	mh_transport *t = NULL;
-	rc = mh_cli_session_open(&id, &s, &t);
-	/* The session keeps its own copy of the credentials. */
-	mh_cli_identity_free(&id);
-	if (rc != MH_CLI_CONTINUE)
-		return rc;
-
-	mh_store *st = NULL;
-	rc = mh_cli_store_open(s, &id, &a.choice, &st);
-	if (rc == MH_CLI_CONTINUE) {
-		mh_folder *f = NULL;
-		msg_line *lines = NULL;
-		size_t n = 0, n_sets = 0;
-		mh_rowset **sets = NULL;
-		mh_cli_verbose(&id, "opening the folder %s", path);
-		mh_status status = open_folder(&f, st, path);
-		if (status == S_OK)
-			status = read_messages(f, a.limit, &lines, &n, &sets, &n_sets);
-		if (status != S_OK)
-			rc = mh_cli_session_fail(s, status);
-		else
-			rc = id.json ? print_json(lines, n) : print_text(lines, n);
-		for (size_t i = 0; i < n; i++)
-			MAPIFreeBuffer(lines[i].full);
-		free(lines);
-		for (size_t i = 0; i < n_sets; i++)
-			MAPIFreeBuffer(sets[i]);
-		free(sets);
-		mh_folder_close(f);
-		mh_store_close(st);
-	}
-	mh_session_close(s);
-	mh_transport_free(t);
-	return rc;
+		a.path = argv[first];
+	return mh_cli_session_main(&id, &cmd, rc, &a.choice, list_messages, &a);
 }
 
 int mh_cli_messages_main(int argc, char **argv)
 {
-	char **args = mh_cli_join_archive(&argc, argv);
-	if (args == NULL)
-		return mh_cli_fail(mh_error_oom());
-	int rc = run(argc, args);
-	mh_cli_argv_free(args);
-	return rc;
+	return mh_cli_run_joined_archive(argc, argv, run);
 }

@@ -36,41 +36,22 @@ static const char *status_name(const mh_nspi_resolved *r)
 
 /* ---- text ------------------------------------------------------------------------------- */
 
-/* Network text is shown with control characters escaped; absent values are left out. */
-static void text_add(mh_cli_fields *f, const char *name, const char *value)
-{
-	if (value == NULL)
-		return;
-	char *p = mh_cli_printable(value);
-	if (p == NULL) {
-		f->failed = true;
-		return;
-	}
-	mh_cli_fields_add(f, name, "%s", p[0] != '\0' ? p : "\"\"");
-	free(p);
-}
-
 static int print_text(char **names, const mh_nspi_result *r)
 {
 	for (uint32_t i = 0; i < r->n_names; i++) {
 		const mh_nspi_resolved *n = &r->names[i];
 		mh_cli_fields f = MH_CLI_FIELDS_INIT;
-		text_add(&f, "name", names[i]);
-		text_add(&f, "status", status_name(n));
+		mh_cli_fields_add_text(&f, "name", names[i]);
+		mh_cli_fields_add_text(&f, "status", status_name(n));
 		if (n->resolved) {
-			text_add(&f, "display_name", n->display_name);
-			text_add(&f, "legacy_dn", n->email_address);
-			text_add(&f, "smtp_address", n->smtp_address);
-			text_add(&f, "home_mdb", n->home_mdb);
+			mh_cli_fields_add_text(&f, "display_name", n->display_name);
+			mh_cli_fields_add_text(&f, "legacy_dn", n->email_address);
+			mh_cli_fields_add_text(&f, "smtp_address", n->smtp_address);
+			mh_cli_fields_add_text(&f, "home_mdb", n->home_mdb);
 		}
-		if (f.failed) {
-			mh_cli_fields_free(&f);
-			return mh_cli_fail(mh_error_oom());
-		}
-		if (i > 0)
-			fputc('\n', stdout);
-		mh_cli_fields_print(&f, stdout);
-		mh_cli_fields_free(&f);
+		int rc = mh_cli_fields_emit(&f, i == 0);
+		if (rc != MH_CLI_EXIT_OK)
+			return rc;
 	}
 	return MH_CLI_EXIT_OK;
 }
@@ -80,40 +61,26 @@ static int print_text(char **names, const mh_nspi_result *r)
 /* Every documented key is present: absent values are null. */
 static void json_add(json_t *obj, const char *key, const char *value, bool *failed)
 {
-	json_t *v = value != NULL ? mh_cli_json_utf8(value) : json_null();
-	if (v == NULL || json_object_set_new(obj, key, v) != 0)
-		*failed = true;
+	mh_cli_json_set(obj, key, mh_cli_json_text(value), failed);
 }
 
-static int print_json(char **names, const mh_nspi_result *r)
+/* The names asked and the answer, for json_name. */
+typedef struct asked {
+	char **names;
+	const mh_nspi_result *r;
+} asked;
+
+static void json_name(json_t *o, size_t i, const void *ud, bool *failed)
 {
-	bool failed = false;
-	json_t *arr = json_array();
-	if (arr == NULL)
-		return mh_cli_fail(mh_error_oom());
-	for (uint32_t i = 0; i < r->n_names && !failed; i++) {
-		const mh_nspi_resolved *n = &r->names[i];
-		json_t *o = json_object();
-		if (o == NULL || json_array_append_new(arr, o) != 0) {
-			failed = true;
-			break;
-		}
-		/* The name asked is argv text, not necessarily UTF-8: jansson checks it. */
-		json_add(o, "name", names[i], &failed);
-		json_add(o, "status", status_name(n), &failed);
-		json_add(o, "display_name", n->resolved ? n->display_name : NULL, &failed);
-		json_add(o, "legacy_dn", n->resolved ? n->email_address : NULL, &failed);
-		json_add(o, "smtp_address", n->resolved ? n->smtp_address : NULL, &failed);
-		json_add(o, "home_mdb", n->resolved ? n->home_mdb : NULL, &failed);
-	}
-	char *text = failed ? NULL : json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(arr);
-	if (text == NULL)
-		return mh_cli_fail(mh_error_oom());
-	fputs(text, stdout);
-	fputc('\n', stdout);
-	free(text);
-	return MH_CLI_EXIT_OK;
+	const asked *a = ud;
+	const mh_nspi_resolved *n = &a->r->names[i];
+	/* The name asked is argv text, not necessarily UTF-8: jansson checks it. */
+	json_add(o, "name", a->names[i], failed);
+	json_add(o, "status", status_name(n), failed);
+	json_add(o, "display_name", n->resolved ? n->display_name : NULL, failed);
+	json_add(o, "legacy_dn", n->resolved ? n->email_address : NULL, failed);
+	json_add(o, "smtp_address", n->resolved ? n->smtp_address : NULL, failed);
+	json_add(o, "home_mdb", n->resolved ? n->home_mdb : NULL, failed);
 }
 
 /* ---- the command ----------------------------------------------------------------------- */
@@ -121,10 +88,7 @@ static int print_json(char **names, const mh_nspi_result *r)
 /* An NSPI failure as the status line, the client's message as its detail. */
 static int nspi_fail(const mh_nspi_client *c, mh_status st)
 {
-	const char *msg = mh_nspi_client_errmsg(c);
-	if (msg != NULL && msg[0] != '\0')
-		mh_error_set(st, -1, "%s", msg);
-	return mh_cli_fail(st);
+	return mh_cli_fail_detail(st, mh_nspi_client_errmsg(c));
 }
 
 /* The AddressBook URL of the identity's own mailbox, by Autodiscover; malloc()ed. */
@@ -185,25 +149,16 @@ int mh_cli_resolve_main(int argc, char **argv)
 	mh_cli_identity id;
 	int first = 0;
 	int rc = mh_cli_identity_parse(&id, &cmd, argc, argv, &first);
+	if (rc == MH_CLI_CONTINUE && first >= argc)
+		rc = mh_cli_usage("resolve", "resolve", "no name to resolve: give NAME...");
+	for (int i = first; i < argc && rc == MH_CLI_CONTINUE; i++)
+		if (argv[i][0] == '\0')
+			rc = mh_cli_usage("resolve", "resolve", "an empty NAME cannot be resolved");
+	if (rc == MH_CLI_CONTINUE)
+		rc = mh_cli_identity_require_user(&id, &cmd);
 	if (rc != MH_CLI_CONTINUE) {
 		mh_cli_identity_free(&id);
 		return rc;
-	}
-	if (first >= argc) {
-		mh_cli_identity_free(&id);
-		return mh_cli_usage("resolve", "resolve", "no name to resolve: give NAME...");
-	}
-	for (int i = first; i < argc; i++) {
-		if (argv[i][0] == '\0') {
-			mh_cli_identity_free(&id);
-			return mh_cli_usage("resolve", "resolve",
-			                    "an empty NAME cannot be resolved");
-		}
-	}
-	if (id.user == NULL || id.user[0] == '\0') {
-		mh_cli_identity_free(&id);
-		return mh_cli_usage("resolve", "resolve",
-		                    "no identity: give --user EMAIL or set MAPIHTTP_USER");
 	}
 	char **names = argv + first;
 	uint32_t n = (uint32_t)(argc - first);
@@ -256,7 +211,12 @@ int mh_cli_resolve_main(int argc, char **argv)
 		                              "ResolveNames answered %u names for %u asked",
 		                              r.n_names, n));
 	else {
-		rc = id.json ? print_json(names, &r) : print_text(names, &r);
+		if (id.json) {
+			const asked a = {names, &r};
+			rc = mh_cli_json_print_array(r.n_names, json_name, &a);
+		} else {
+			rc = print_text(names, &r);
+		}
 		if (rc == MH_CLI_EXIT_OK)
 			rc = report_unresolved(names, &r);
 	}

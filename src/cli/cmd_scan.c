@@ -333,21 +333,16 @@ int mh_cli_scan_main(int argc, char **argv)
 	mh_cli_identity id;
 	int first = 0;
 	int rc = mh_cli_identity_parse(&id, &cmd, argc, argv, &first);
-	if (rc != MH_CLI_CONTINUE) {
-		mh_cli_identity_free(&id);
-		return rc;
-	}
 	list l = {NULL, 0, 0};
-	if (a.mailboxes != NULL)
+	if (rc == MH_CLI_CONTINUE && a.mailboxes != NULL)
 		rc = read_list(&l, a.mailboxes);
 	for (int i = first; i < argc && rc == MH_CLI_CONTINUE; i++)
 		rc = read_line(&l, "the command line", (unsigned long)(i - first + 1), argv[i]);
 	if (rc == MH_CLI_CONTINUE && l.n == 0)
 		rc = mh_cli_usage("scan", "scan",
 		                  "no mailbox to scan: give --mailboxes FILE or EMAIL...");
-	if (rc == MH_CLI_CONTINUE && (id.user == NULL || id.user[0] == '\0'))
-		rc = mh_cli_usage("scan", "scan",
-		                  "no identity: give --user EMAIL or set MAPIHTTP_USER");
+	if (rc == MH_CLI_CONTINUE)
+		rc = mh_cli_identity_require_user(&id, &cmd);
 	if (rc != MH_CLI_CONTINUE) {
 		list_free(&l);
 		mh_cli_identity_free(&id);
@@ -399,10 +394,7 @@ int mh_cli_scan_main(int argc, char **argv)
 		fprintf(stderr, "mapihttp scan: standard output could not be written\n");
 		rc = MH_CLI_EXIT_ERROR;
 	} else if (st != S_OK) {
-		const char *msg = mh_session_errmsg(s);
-		if (msg[0] != '\0')
-			mh_error_set(st, -1, "%s", msg);
-		rc = mh_cli_fail(st);
+		rc = mh_cli_session_fail(s, st);
 	} else {
 		rc = sum.failed > 0 ? MH_CLI_EXIT_PARTIAL : MH_CLI_EXIT_OK;
 	}

@@ -789,9 +789,19 @@ void mh_cli_store_choice_help(FILE *out)
 	      out);
 }
 
-int mh_cli_store_choice_option(mh_cli_store_choice *c, const mh_cli_command *cmd, int opt,
-                               const char *arg)
+void mh_cli_help_end(FILE *out, bool store_choice)
 {
+	if (store_choice) {
+		mh_cli_store_choice_help(out);
+		fputc('\n', out);
+	}
+	mh_cli_identity_help(out);
+	fputs("\nExit status: 0 success, 1 error, 2 usage error.\n", out);
+}
+
+int mh_cli_store_choice_option(mh_cli_store_choice *c, int opt, const char *arg)
+{
+	const mh_cli_command *cmd = c->cmd;
 	switch (opt) {
 	case MH_CLI_OPT_MAILBOX:
 		if (arg[0] == '\0')
@@ -817,8 +827,14 @@ int mh_cli_store_choice_option(mh_cli_store_choice *c, const mh_cli_command *cmd
 	}
 }
 
-int mh_cli_store_choice_check(const mh_cli_store_choice *c, const mh_cli_command *cmd)
+int mh_cli_store_choice_on_option(void *ud, int opt, const char *arg)
 {
+	return mh_cli_store_choice_option(ud, opt, arg);
+}
+
+int mh_cli_store_choice_check(const mh_cli_store_choice *c)
+{
+	const mh_cli_command *cmd = c->cmd;
 	if (c->entryid != NULL && (c->mailbox != NULL || c->archive))
 		return mh_cli_usage(cmd->name, cmd->help_name,
 		                    "--entryid names the store itself: it goes with neither "
@@ -850,7 +866,7 @@ int mh_cli_store_choice_check(const mh_cli_store_choice *c, const mh_cli_command
 	return MH_CLI_CONTINUE;
 }
 
-void mh_cli_argv_free(char **argv)
+static void argv_free(char **argv)
 {
 	if (argv == NULL)
 		return;
@@ -859,7 +875,12 @@ void mh_cli_argv_free(char **argv)
 	free(argv);
 }
 
-char **mh_cli_join_archive(int *argc, char **argv)
+/*
+ * A copy of argv (NULL-terminated, every word copied) where "--archive EMAIL" is joined into
+ * "--archive=EMAIL" when EMAIL holds '@', so the optional argument may be a separate word.
+ * *argc is updated. NULL on OOM.
+ */
+static char **join_archive(int *argc, char **argv)
 {
 	int n = *argc;
 	char **out = calloc((size_t)n + 1, sizeof(*out));
@@ -879,13 +900,23 @@ char **mh_cli_join_archive(int *argc, char **argv)
 			out[k] = strdup(w);
 		}
 		if (out[k] == NULL) {
-			mh_cli_argv_free(out);
+			argv_free(out);
 			return NULL;
 		}
 		k++;
 	}
 	*argc = k;
 	return out;
+}
+
+int mh_cli_run_joined_archive(int argc, char **argv, int (*run)(int argc, char **argv))
+{
+	char **args = join_archive(&argc, argv);
+	if (args == NULL)
+		return mh_cli_fail(mh_error_oom());
+	int rc = run(argc, args);
+	argv_free(args);
+	return rc;
 }
 
 /* ---- sessions ------------------------------------------------------------------------------ */
@@ -981,4 +1012,49 @@ int mh_cli_store_open(mh_session *s, const mh_cli_identity *id, const mh_cli_sto
 		return rc;
 	}
 	return mh_cli_fail_detail(st, msg);
+}
+
+int mh_cli_identity_require_user(const mh_cli_identity *id, const mh_cli_command *cmd)
+{
+	if (id->user != NULL && id->user[0] != '\0')
+		return MH_CLI_CONTINUE;
+	return mh_cli_usage(cmd->name, cmd->help_name,
+	                    "no identity: give --user EMAIL or set MAPIHTTP_USER");
+}
+
+/* mh_cli_session_main once the command line is known good. */
+static int session_run(mh_cli_identity *id, const mh_cli_store_choice *choice, mh_cli_session_fn fn,
+                       void *ud)
+{
+	mh_session *s = NULL;
+	mh_transport *t = NULL;
+	int rc = mh_cli_session_open(id, &s, &t);
+	/* The session keeps its own copy of the credentials. */
+	mh_cli_identity_free(id);
+	if (rc != MH_CLI_CONTINUE)
+		return rc;
+	mh_store *st = NULL;
+	if (choice != NULL)
+		rc = mh_cli_store_open(s, id, choice, &st);
+	if (rc == MH_CLI_CONTINUE) {
+		rc = fn(s, st, id, ud);
+		mh_store_close(st);
+	}
+	mh_session_close(s);
+	mh_transport_free(t);
+	return rc;
+}
+
+int mh_cli_session_main(mh_cli_identity *id, const mh_cli_command *cmd, int rc,
+                        const mh_cli_store_choice *choice, mh_cli_session_fn fn, void *ud)
+{
+	if (rc == MH_CLI_CONTINUE && choice != NULL)
+		rc = mh_cli_store_choice_check(choice);
+	if (rc == MH_CLI_CONTINUE)
+		rc = mh_cli_identity_require_user(id, cmd);
+	if (rc != MH_CLI_CONTINUE) {
+		mh_cli_identity_free(id);
+		return rc;
+	}
+	return session_run(id, choice, fn, ud);
 }

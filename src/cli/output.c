@@ -286,6 +286,55 @@ json_t *mh_cli_json_hex(const void *data, size_t len)
 	return j;
 }
 
+json_t *mh_cli_json_text(const char *s)
+{
+	return s != NULL ? mh_cli_json_utf8(s) : json_null();
+}
+
+void mh_cli_json_set(json_t *obj, const char *key, json_t *v, bool *failed)
+{
+	/* json_object_set_new takes v even when it fails, and refuses NULL. */
+	if (v == NULL || json_object_set_new(obj, key, v) != 0)
+		*failed = true;
+}
+
+json_t *mh_cli_json_append_object(json_t *arr)
+{
+	json_t *o = json_object();
+	/* json_array_append_new frees o when it fails. */
+	if (o == NULL || json_array_append_new(arr, o) != 0)
+		return NULL;
+	return o;
+}
+
+int mh_cli_json_print(json_t *v, bool failed)
+{
+	char *text = failed ? NULL : json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(v);
+	if (text == NULL)
+		return mh_cli_fail(mh_error_oom());
+	fputs(text, stdout);
+	fputc('\n', stdout);
+	free(text);
+	return MH_CLI_EXIT_OK;
+}
+
+int mh_cli_json_print_array(size_t n, mh_cli_json_fill fill, const void *ud)
+{
+	bool failed = false;
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return mh_cli_fail(mh_error_oom());
+	for (size_t i = 0; i < n && !failed; i++) {
+		json_t *o = mh_cli_json_append_object(arr);
+		if (o == NULL)
+			failed = true;
+		else
+			fill(o, i, ud, &failed);
+	}
+	return mh_cli_json_print(arr, failed);
+}
+
 void mh_cli_fields_add(mh_cli_fields *f, const char *name, const char *fmt, ...)
 {
 	if (f->failed)
@@ -347,4 +396,31 @@ void mh_cli_fields_free(mh_cli_fields *f)
 	free(f->names);
 	free(f->values);
 	*f = (mh_cli_fields)MH_CLI_FIELDS_INIT;
+}
+
+void mh_cli_fields_add_text(mh_cli_fields *f, const char *name, const char *value)
+{
+	if (value == NULL)
+		return;
+	char *p = mh_cli_printable(value);
+	if (p == NULL) {
+		f->failed = true;
+		return;
+	}
+	mh_cli_fields_add(f, name, "%s", p[0] != '\0' ? p : "\"\"");
+	free(p);
+}
+
+int mh_cli_fields_emit(mh_cli_fields *f, bool first)
+{
+	int rc = MH_CLI_EXIT_OK;
+	if (f->failed) {
+		rc = mh_cli_fail(mh_error_oom());
+	} else {
+		if (!first)
+			fputc('\n', stdout);
+		mh_cli_fields_print(f, stdout);
+	}
+	mh_cli_fields_free(f);
+	return rc;
 }

@@ -181,6 +181,23 @@ mh_status mh__exec_check(mh_exec *x, uint32_t i)
 	return S_OK;
 }
 
+mh_status mh__exec_open(mh_exec *x, mh_store *st, uint64_t fid, uint64_t mid, mh_obj_handle *h,
+                        uint32_t *oi)
+{
+	mh__exec_init(x, st);
+	mh_status ms;
+	*oi = UINT32_MAX;
+	for (int attempt = 0;; attempt++) {
+		mh__exec_reset(x);
+		(void)mh__exec_object(x, fid, mid, h, oi);
+		ms = mh__exec_run(x);
+		if (ms == MAPI_E_END_OF_SESSION && attempt == 0)
+			continue;
+		break;
+	}
+	return ms == S_OK ? mh__exec_check(x, *oi) : ms;
+}
+
 /* ---- shared helpers ----------------------------------------------------------------------- */
 
 SPropTagArray *mh__tags_dup(const SPropTagArray *tags)
@@ -424,6 +441,19 @@ void mh__object_release(mh_store *st, mh_obj_handle *h)
 	h->handle = MH_OBJ_NO_HANDLE;
 }
 
+void mh__object_opened(mh_store *st)
+{
+	st->open_objects++;
+	mh__session_ok(st->s);
+}
+
+void mh__object_closed(mh_store *st, mh_obj_handle *h)
+{
+	mh__object_release(st, h);
+	if (st->open_objects > 0)
+		st->open_objects--;
+}
+
 mh_status mh__store_ids_from_long_term(mh_store *st, const mh_long_term_id *lt, uint32_t n,
                                        uint64_t *ids)
 {
@@ -641,27 +671,15 @@ mh_status mh_store_open_folder(mh_folder **out, mh_store *st, uint64_t fid)
 	f->fid = fid;
 	f->h.handle = MH_OBJ_NO_HANDLE;
 	mh_exec x;
-	mh__exec_init(&x, st);
-	mh_status ms;
-	uint32_t oi = UINT32_MAX;
-	for (int attempt = 0;; attempt++) {
-		mh__exec_reset(&x);
-		(void)mh__exec_object(&x, fid, 0, &f->h, &oi);
-		ms = mh__exec_run(&x);
-		if (ms == MAPI_E_END_OF_SESSION && attempt == 0)
-			continue;
-		break;
-	}
-	if (ms == S_OK)
-		ms = mh__exec_check(&x, oi);
+	uint32_t oi;
+	mh_status ms = mh__exec_open(&x, st, fid, 0, &f->h, &oi);
 	mh__exec_free(&x);
 	if (ms != S_OK) {
 		free(f);
 		return ms;
 	}
-	st->open_objects++;
 	*out = f;
-	mh__session_ok(st->s);
+	mh__object_opened(st);
 	return S_OK;
 }
 
@@ -690,9 +708,7 @@ void mh_folder_close(mh_folder *f)
 {
 	if (f == NULL)
 		return;
-	mh__object_release(f->st, &f->h);
-	if (f->st->open_objects > 0)
-		f->st->open_objects--;
+	mh__object_closed(f->st, &f->h);
 	free(f);
 }
 

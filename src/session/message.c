@@ -24,18 +24,9 @@ static mh_status open_message(mh_message **out, mh_store *st, uint64_t fid, uint
 	m->mid = mid;
 	m->h.handle = MH_OBJ_NO_HANDLE;
 	mh_exec x;
-	mh__exec_init(&x, st);
-	mh_status ms;
-	uint32_t oi = UINT32_MAX;
-	for (int attempt = 0;; attempt++) {
-		mh__exec_reset(&x);
-		(void)mh__exec_object(&x, fid, mid, &m->h, &oi);
-		ms = mh__exec_run(&x);
-		if (ms == MAPI_E_END_OF_SESSION && attempt == 0)
-			continue;
-		break;
-	}
-	if (ms == S_OK && (ms = mh__exec_check(&x, oi)) == S_OK) {
+	uint32_t oi;
+	mh_status ms = mh__exec_open(&x, st, fid, mid, &m->h, &oi);
+	if (ms == S_OK) {
 		const SPropTagArray *rc = mh__exec_resp(&x, oi)->u.open_message.recipient_columns;
 		if (rc != NULL && (m->recipient_columns = mh__tags_dup(rc)) == NULL)
 			ms = mh__session_fail(st->s, MAPI_E_NOT_ENOUGH_MEMORY,
@@ -48,9 +39,8 @@ static mh_status open_message(mh_message **out, mh_store *st, uint64_t fid, uint
 		free(m);
 		return ms;
 	}
-	st->open_objects++;
 	*out = m;
-	mh__session_ok(st->s);
+	mh__object_opened(st);
 	return S_OK;
 }
 
@@ -114,9 +104,7 @@ void mh_message_close(mh_message *m)
 {
 	if (m == NULL)
 		return;
-	mh__object_release(m->st, &m->h);
-	if (m->st->open_objects > 0)
-		m->st->open_objects--;
+	mh__object_closed(m->st, &m->h);
 	free(m->recipient_columns);
 	free(m);
 }

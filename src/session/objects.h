@@ -113,6 +113,14 @@ const mh_rop_response *mh__exec_resp(const mh_exec *x, uint32_t i);
 /* S_OK when request i got a successful answer; else the failure, recorded on the session. */
 mh_status mh__exec_check(mh_exec *x, uint32_t i);
 
+/*
+ * Opens the object fid/mid (mid 0: a folder) from the logon into h, in an Execute sent once
+ * more when the session context was lost. On S_OK the answer is at *oi in x; free x with
+ * mh__exec_free in every case.
+ */
+mh_status mh__exec_open(mh_exec *x, mh_store *st, uint64_t fid, uint64_t mid, mh_obj_handle *h,
+                        uint32_t *oi);
+
 /* ---- shared helpers ---- */
 
 /* The thread's last error message, or "" (for wrapping a lower layer's failure). */
@@ -137,6 +145,11 @@ mh_status mh__object_read_stream(mh_store *st, uint64_t fid, uint64_t mid, mh_ob
                                  uint32_t tag, void **data, size_t *len);
 /* Releases h when it is live: queued for the store's next Execute (mh__store_release_later). */
 void mh__object_release(mh_store *st, mh_obj_handle *h);
+
+/* An object handed to the caller: counted as open on st; the session's error cleared. */
+void mh__object_opened(mh_store *st);
+/* The caller closes an object: h released, the object no longer counted as open. */
+void mh__object_closed(mh_store *st, mh_obj_handle *h);
 
 /*
  * Every recipient of m (RopReadRecipients until the last), each row as the values of

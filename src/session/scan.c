@@ -655,6 +655,46 @@ static void sums_done(job *j)
 	job_disconnect_then(j, job_finish);
 }
 
+/*
+ * Sends the first n_rops of j->rops on the first n_handles of j->handles in one Execute, its
+ * answer decoded into j->xa (table columns from columns, may be NULL); fails the job, saying
+ * what, when it cannot be sent.
+ */
+static void job_send(job *j, uint32_t n_rops, uint32_t n_handles,
+                     const SPropTagArray *(*columns)(uint8_t, uint32_t, void *),
+                     mh_emsmdb_execute_done done, const char *what)
+{
+	mh_emsmdb_execute_args a;
+	memset(&a, 0, sizeof(a));
+	a.rops = j->rops;
+	a.n_rops = n_rops;
+	a.handles = j->handles;
+	a.n_handles = n_handles;
+	a.arena = &j->xa;
+	a.columns = columns;
+	mh_arena_free(&j->xa);
+	mh_status st = mh_emsmdb_client_execute(j->c, &a, done, j);
+	if (st != S_OK) {
+		job_set_msg(j, "%s: %s", what, last_msg());
+		job_fail(j, st);
+	}
+}
+
+/*
+ * Whether an EMSMDB callback of j goes on: not once the scan stops, nor after a failed call
+ * (handed to job_recover, which runs step again or fails the job, naming what).
+ */
+static bool job_answered(job *j, mh_status st, bool reset, void (*step)(job *), const char *what)
+{
+	if (j->sc->stopping)
+		return false;
+	if (st != S_OK) {
+		job_recover(j, st, reset, step, what);
+		return false;
+	}
+	return true;
+}
+
 static void on_more_rows(mh_emsmdb_client *c, mh_status st, bool reset,
                          const mh_emsmdb_execute_result *r, void *payload);
 
@@ -666,20 +706,7 @@ static void query_more(job *j)
 	j->rops[0].u.query_rows.forward_read = 1;
 	j->rops[0].u.query_rows.row_count = SCAN_QUERY_ROWS;
 	j->handles[0] = j->table_handle;
-	mh_emsmdb_execute_args a;
-	memset(&a, 0, sizeof(a));
-	a.rops = j->rops;
-	a.n_rops = 1;
-	a.handles = j->handles;
-	a.n_handles = 1;
-	a.arena = &j->xa;
-	a.columns = table_columns;
-	mh_arena_free(&j->xa);
-	mh_status st = mh_emsmdb_client_execute(j->c, &a, on_more_rows, j);
-	if (st != S_OK) {
-		job_set_msg(j, "Execute (QueryRows): %s", last_msg());
-		job_fail(j, st);
-	}
+	job_send(j, 1, 1, table_columns, on_more_rows, "Execute (QueryRows)");
 }
 
 static void on_more_rows(mh_emsmdb_client *c, mh_status st, bool reset,
@@ -687,13 +714,9 @@ static void on_more_rows(mh_emsmdb_client *c, mh_status st, bool reset,
 {
 	(void)c;
 	job *j = payload;
-	if (j->sc->stopping)
+	/* A lost context takes the table with it: job_execute reads it all again. */
+	if (!job_answered(j, st, reset, job_execute, "Execute (QueryRows)"))
 		return;
-	if (st != S_OK) {
-		/* A lost context takes the table with it: job_execute reads it all again. */
-		job_recover(j, st, reset, job_execute, "Execute (QueryRows)");
-		return;
-	}
 	const mh_rop_response *qr = r->responses.count == 1 ? &r->responses.rops[0] : NULL;
 	if (qr == NULL || qr->rop_id != MH_ROP_QUERY_ROWS) {
 		job_set_msg(j, "Execute: no RopQueryRows response in the answer");
@@ -731,12 +754,8 @@ static void on_executed(mh_emsmdb_client *c, mh_status st, bool reset,
 {
 	(void)c;
 	job *j = payload;
-	if (j->sc->stopping)
+	if (!job_answered(j, st, reset, job_execute, "Execute (hierarchy table)"))
 		return;
-	if (st != S_OK) {
-		job_recover(j, st, reset, job_execute, "Execute (hierarchy table)");
-		return;
-	}
 	static const char *const names[5] = {"RopGetPropertiesSpecific", "RopOpenFolder",
 	                                     "RopGetHierarchyTable", "RopSetColumns",
 	                                     "RopQueryRows"};
@@ -811,19 +830,7 @@ static void job_execute(job *j)
 	j->handles[0] = j->logon_handle;
 	j->handles[1] = 0xFFFFFFFFu;
 	j->handles[2] = 0xFFFFFFFFu;
-	mh_emsmdb_execute_args a;
-	memset(&a, 0, sizeof(a));
-	a.rops = j->rops;
-	a.n_rops = 5;
-	a.handles = j->handles;
-	a.n_handles = 3;
-	a.arena = &j->xa;
-	mh_arena_free(&j->xa);
-	mh_status st = mh_emsmdb_client_execute(j->c, &a, on_executed, j);
-	if (st != S_OK) {
-		job_set_msg(j, "Execute: %s", last_msg());
-		job_fail(j, st);
-	}
+	job_send(j, 5, 3, NULL, on_executed, "Execute");
 }
 
 /* ---- Connect, RopLogon, redirects ----------------------------------------------------- */
@@ -833,12 +840,8 @@ static void on_logon(mh_emsmdb_client *c, mh_status st, bool reset, const mh_ems
 {
 	(void)c;
 	job *j = payload;
-	if (j->sc->stopping)
+	if (!job_answered(j, st, reset, job_logon, "RopLogon"))
 		return;
-	if (st != S_OK) {
-		job_recover(j, st, reset, job_logon, "RopLogon");
-		return;
-	}
 	if (r->status == S_OK) {
 		j->logon_handle = r->handle;
 		j->ipm_fid = r->logon->folder_ids[LOGON_FID_IPM_SUBTREE];
@@ -1098,17 +1101,6 @@ static void nspi_enqueue(job *j)
 
 /* ---- Autodiscover ------------------------------------------------------------------- */
 
-static mh_status copy_str(mh_arena *a, const char *s, const char **out)
-{
-	*out = NULL;
-	if (s == NULL)
-		return S_OK;
-	char *p;
-	mh_status st = mh_arena_strndup(a, s, strlen(s), &p);
-	*out = p;
-	return st;
-}
-
 /* The archive machine of j's mailbox, from its Autodiscover answer; queued first. */
 static mh_status queue_archive(job *j, const mh_ad_pox *owner, const mh_ad_alternative *alt)
 {
@@ -1118,7 +1110,7 @@ static mh_status queue_archive(job *j, const mh_ad_pox *owner, const mh_ad_alter
 		return mh_error_oom();
 	mh_status st = S_OK;
 	if (alt->smtp_address != NULL) {
-		st = copy_str(&a->arena, alt->smtp_address, &a->alt_smtp);
+		st = mh__arena_str(&a->arena, alt->smtp_address, &a->alt_smtp);
 	} else {
 		/* The RPC form needs no request: the URL is the owner's with another MailboxId. */
 		mh_ad_discover_options o;
@@ -1164,9 +1156,9 @@ static void on_discovered(void *ud, mh_status st, const mh_ad_result *r)
 		job_fail(j, MAPI_E_NOT_FOUND);
 		return;
 	}
-	if (copy_str(&j->arena, url, &j->target.mailstore_url) != S_OK ||
-	    copy_str(&j->arena, p->legacy_dn, &j->target.essdn) != S_OK ||
-	    copy_str(&j->arena, r->address, &j->target.smtp) != S_OK) {
+	if (mh__arena_str(&j->arena, url, &j->target.mailstore_url) != S_OK ||
+	    mh__arena_str(&j->arena, p->legacy_dn, &j->target.essdn) != S_OK ||
+	    mh__arena_str(&j->arena, r->address, &j->target.smtp) != S_OK) {
 		job_set_msg(j, "out of memory");
 		job_fail(j, MAPI_E_NOT_ENOUGH_MEMORY);
 		return;

@@ -171,7 +171,7 @@ void mh__session_count_requests(mh_session *s, const mh_sctx_stats *st)
 
 /* ---- strings, secrets, Autodiscover ---- */
 
-static mh_status arena_str(mh_arena *a, const char *in, const char **out)
+mh_status mh__arena_str(mh_arena *a, const char *in, const char **out)
 {
 	*out = NULL;
 	if (in == NULL)
@@ -231,17 +231,17 @@ static mh_status copy_options(mh_session *s, const mh_session_options *o)
 	if (login == NULL && (o->auth.scheme == MH_AUTH_BASIC || o->auth.scheme == MH_AUTH_NTLM))
 		login = o->user;
 	if (st == S_OK)
-		st = arena_str(&s->arena, o->user, &s->opts.user);
+		st = mh__arena_str(&s->arena, o->user, &s->opts.user);
 	if (st == S_OK)
-		st = arena_str(&s->arena, login, &s->opts.auth.user);
+		st = mh__arena_str(&s->arena, login, &s->opts.auth.user);
 	if (st == S_OK)
-		st = arena_str(&s->arena, o->autodiscover_url, &s->opts.autodiscover_url);
+		st = mh__arena_str(&s->arena, o->autodiscover_url, &s->opts.autodiscover_url);
 	if (st == S_OK)
-		st = arena_str(&s->arena, o->cacert, &s->opts.cacert);
+		st = mh__arena_str(&s->arena, o->cacert, &s->opts.cacert);
 	if (st == S_OK)
-		st = arena_str(&s->arena, o->cache_dir, &s->opts.cache_dir);
+		st = mh__arena_str(&s->arena, o->cache_dir, &s->opts.cache_dir);
 	if (st == S_OK)
-		st = arena_str(&s->arena, o->client_application, &s->opts.client_application);
+		st = mh__arena_str(&s->arena, o->client_application, &s->opts.client_application);
 	if (st != S_OK)
 		return st;
 	s->opts.auth.secret = NULL;

@@ -120,6 +120,9 @@ mh_status mh__session_nspi(mh_session *s, mh_nspi_client **out);
 /* Counts the requests of a client about to be freed into requests_closed. */
 void mh__session_count_requests(mh_session *s, const mh_sctx_stats *st);
 
+/* A copy of in in a (NULL gives NULL and S_OK); the status of mh_arena_strndup. */
+mh_status mh__arena_str(mh_arena *a, const char *in, const char **out);
+
 /* ---- store primitives (store.c) ---- */
 
 /*

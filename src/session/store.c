@@ -13,17 +13,6 @@
 /* Logons sent again after the context was lost or the answer never came, per open. */
 #define STORE_LOGON_ATTEMPTS 3u
 
-static mh_status arena_str(mh_arena *a, const char *in, const char **out)
-{
-	*out = NULL;
-	if (in == NULL)
-		return S_OK;
-	char *p = NULL;
-	mh_status st = mh_arena_strndup(a, in, strlen(in), &p);
-	*out = p;
-	return st;
-}
-
 /* ---- endpoints ---- */
 
 static mh_status endpoint_get(mh_session *s, const char *url, mh_endpoint **out)
@@ -93,7 +82,7 @@ static mh_status endpoint_connect(mh_session *s, mh_endpoint *ep)
 	/* The identity's display name comes with the first Connect. */
 	const mh_emsmdb_connect_info *ci = mh_emsmdb_client_connect_info(ep->client);
 	if (s->info.display_name == NULL && ci != NULL && ci->display_name != NULL)
-		(void)arena_str(&s->arena, ci->display_name, &s->info.display_name);
+		(void)mh__arena_str(&s->arena, ci->display_name, &s->info.display_name);
 	return S_OK;
 }
 
@@ -175,11 +164,11 @@ mh_status mh__store_open(mh_session *s, const mh__store_target *t, mh_store **ou
 		return mh__session_fail(s, mh_error_oom(), "out of memory");
 	st->s = s;
 	mh_arena_init(&st->arena, 0);
-	mh_status r = arena_str(&st->arena, t->essdn, &st->info.mailbox_dn);
+	mh_status r = mh__arena_str(&st->arena, t->essdn, &st->info.mailbox_dn);
 	if (r == S_OK)
-		r = arena_str(&st->arena, t->smtp_address, &st->info.smtp_address);
+		r = mh__arena_str(&st->arena, t->smtp_address, &st->info.smtp_address);
 	if (r == S_OK)
-		r = arena_str(&st->arena, t->display_name, &st->info.display_name);
+		r = mh__arena_str(&st->arena, t->display_name, &st->info.display_name);
 	if (r != S_OK) {
 		store_destroy(st);
 		return mh__session_fail(s, r, "out of memory");
@@ -266,6 +255,24 @@ mh_status mh__store_open(mh_session *s, const mh__store_target *t, mh_store **ou
 	return S_OK;
 }
 
+/* An Execute of one RopRelease of *h on logon_id, in args; rq, h and a (initialised here, to be
+ * freed by the caller) are the caller's. */
+static void release_request(mh_emsmdb_execute_args *args, mh_rop_request *rq, uint8_t logon_id,
+                            uint32_t *h, mh_arena *a)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->rop_id = MH_ROP_RELEASE;
+	rq->logon_id = logon_id;
+	rq->in_handle_index = 0;
+	mh_arena_init(a, 0);
+	memset(args, 0, sizeof(*args));
+	args->rops = rq;
+	args->n_rops = 1;
+	args->handles = h;
+	args->n_handles = 1;
+	args->arena = a;
+}
+
 void mh__store_free(mh_store *st)
 {
 	if (st == NULL)
@@ -279,20 +286,10 @@ void mh__store_free(mh_store *st)
 		if (ep->logons > 1 && mh_emsmdb_client_connected(ep->client) &&
 		    endpoint_epoch(ep) == st->ctx_generation) {
 			mh_rop_request rq;
-			memset(&rq, 0, sizeof(rq));
-			rq.rop_id = MH_ROP_RELEASE;
-			rq.logon_id = st->logon_id;
-			rq.in_handle_index = 0;
 			uint32_t h = st->logon_handle;
 			mh_arena a;
-			mh_arena_init(&a, 0);
 			mh_emsmdb_execute_args args;
-			memset(&args, 0, sizeof(args));
-			args.rops = &rq;
-			args.n_rops = 1;
-			args.handles = &h;
-			args.n_handles = 1;
-			args.arena = &a;
+			release_request(&args, &rq, st->logon_id, &h, &a);
 			mh_emsmdb_execute_result res;
 			(void)mh_emsmdb_client_execute_sync(ep->client, &args, &res,
 			                                    mh__session_deadline(s), NULL);
@@ -407,19 +404,10 @@ void mh__store_release_later(mh_store *st, uint32_t handle)
 		/* The queue is full: send it alone. The first ROP carries the queue's first
 		 * handle; releases_attach adds the rest. */
 		mh_rop_request q;
-		memset(&q, 0, sizeof(q));
-		q.rop_id = MH_ROP_RELEASE;
-		q.logon_id = st->logon_id;
 		uint32_t h = st->releases[--st->n_releases];
 		mh_arena a;
-		mh_arena_init(&a, 0);
 		mh_emsmdb_execute_args args;
-		memset(&args, 0, sizeof(args));
-		args.rops = &q;
-		args.n_rops = 1;
-		args.handles = &h;
-		args.n_handles = 1;
-		args.arena = &a;
+		release_request(&args, &q, st->logon_id, &h, &a);
 		mh_emsmdb_execute_result res;
 		(void)mh__store_execute(st, &args, &res);
 		mh_arena_free(&a);
@@ -486,19 +474,25 @@ mh_status mh__store_rop_fail(mh_store *st, const char *rop, uint32_t return_valu
 
 /* ---- CreateStoreEntryID on an open store ---- */
 
+/* The outcome r of the library call named fn as the store's session records it. */
+static mh_status entryid_made(mh_store *st, mh_status r, const char *fn)
+{
+	if (r != S_OK) {
+		const mh_error *e = mh_error_last();
+		return mh__session_fail(st->s, r, "%s: %s", fn,
+		                        e != NULL ? e->message : mh_status_str(r));
+	}
+	mh__session_ok(st->s);
+	return S_OK;
+}
+
 mh_status mh_store_create_entryid(mh_store *st, const char *store_dn, const char *mailbox_dn,
                                   uint32_t flags, uint32_t *cb, ENTRYID **eid)
 {
 	if (st == NULL)
 		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1, "CreateStoreEntryID: no store");
-	mh_status r = mh_create_store_entryid(store_dn, mailbox_dn, flags, cb, eid);
-	if (r != S_OK) {
-		const mh_error *e = mh_error_last();
-		return mh__session_fail(st->s, r, "CreateStoreEntryID: %s",
-		                        e != NULL ? e->message : mh_status_str(r));
-	}
-	mh__session_ok(st->s);
-	return S_OK;
+	return entryid_made(st, mh_create_store_entryid(store_dn, mailbox_dn, flags, cb, eid),
+	                    "CreateStoreEntryID");
 }
 
 mh_status mh_store_create_entryid2(mh_store *st, uint32_t cValues, const SPropValue *props,
@@ -506,12 +500,6 @@ mh_status mh_store_create_entryid2(mh_store *st, uint32_t cValues, const SPropVa
 {
 	if (st == NULL)
 		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1, "CreateStoreEntryID2: no store");
-	mh_status r = mh_create_store_entryid2(cValues, props, flags, cb, eid);
-	if (r != S_OK) {
-		const mh_error *e = mh_error_last();
-		return mh__session_fail(st->s, r, "CreateStoreEntryID2: %s",
-		                        e != NULL ? e->message : mh_status_str(r));
-	}
-	mh__session_ok(st->s);
-	return S_OK;
+	return entryid_made(st, mh_create_store_entryid2(cValues, props, flags, cb, eid),
+	                    "CreateStoreEntryID2");
 }

@@ -270,9 +270,8 @@ static mh_status open_server_table(mh_table **out, mh_store *st, table_kind kind
 		table_free(t);
 		return ms;
 	}
-	st->open_objects++;
 	*out = t;
-	mh__session_ok(st->s);
+	mh__object_opened(st);
 	return S_OK;
 }
 
@@ -341,9 +340,8 @@ mh_status mh_message_recipient_table(mh_table **out, mh_message *m)
 		return ms;
 	}
 	t->row_count = t->n_local;
-	m->st->open_objects++;
 	*out = t;
-	mh__session_ok(m->st->s);
+	mh__object_opened(m->st);
 	return S_OK;
 }
 
@@ -351,9 +349,7 @@ void mh_table_close(mh_table *t)
 {
 	if (t == NULL)
 		return;
-	mh__object_release(t->st, &t->h);
-	if (t->st->open_objects > 0)
-		t->st->open_objects--;
+	mh__object_closed(t->st, &t->h);
 	table_free(t);
 }
 

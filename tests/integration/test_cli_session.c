@@ -133,6 +133,16 @@ static void expect_exit(const mh_test_run_result *r, int status)
 	assert_no_secret(r);
 }
 
+/* Exit 1, nothing on stdout, and the error line of status ("MAPI_E_NOT_FOUND") on stderr. */
+static void expect_failure(const mh_test_run_result *r, const char *status)
+{
+	expect_exit(r, 1);
+	assert_string_equal(r->out, "");
+	char line[64];
+	snprintf(line, sizeof(line), "%s: ", status);
+	assert_non_null(strstr(r->err, line));
+}
+
 static json_t *parse_json(const char *text)
 {
 	json_error_t je;
@@ -369,9 +379,7 @@ static void test_cli_session__folders_archive(void **state)
 	}
 	/* svc has no archive of its own. */
 	mh_test_run_result r = TOOL(f, "folders", "--archive");
-	expect_exit(&r, 1);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err, "MAPI_E_NOT_FOUND: "));
+	expect_failure(&r, "MAPI_E_NOT_FOUND");
 	mh_test_run_result_free(&r);
 }
 
@@ -405,15 +413,22 @@ static char *bob_v1(void)
 	return hex;
 }
 
-static void test_cli_session__folders_entryid_v3(void **state)
+/* `folders --json --entryid HEX [--upgrade-v1]` lists bob's folders; frees hex. */
+static void expect_bob_by_entryid(const fixture *f, char *hex, bool upgrade_v1)
 {
-	fixture *f = *state;
-	char *hex = bob_v3(f);
-	mh_test_run_result r = TOOL(f, "folders", "--json", "--entryid", hex);
+	mh_test_run_result r = upgrade_v1
+	                           ? TOOL(f, "folders", "--json", "--entryid", hex, "--upgrade-v1")
+	                           : TOOL(f, "folders", "--json", "--entryid", hex);
 	expect_exit(&r, 0);
 	assert_bob_json(r.out);
 	mh_test_run_result_free(&r);
 	free(hex);
+}
+
+static void test_cli_session__folders_entryid_v3(void **state)
+{
+	fixture *f = *state;
+	expect_bob_by_entryid(f, bob_v3(f), false);
 }
 
 static void test_cli_session__folders_entryid_v1(void **state)
@@ -436,22 +451,14 @@ static void test_cli_session__folders_entryid_v1(void **state)
 
 static void test_cli_session__folders_upgrade_v1(void **state)
 {
-	fixture *f = *state;
-	char *hex = bob_v1();
-	mh_test_run_result r = TOOL(f, "folders", "--json", "--entryid", hex, "--upgrade-v1");
-	expect_exit(&r, 0);
-	assert_bob_json(r.out);
-	mh_test_run_result_free(&r);
-	free(hex);
+	expect_bob_by_entryid(*state, bob_v1(), true);
 }
 
 static void test_cli_session__folders_no_access(void **state)
 {
 	fixture *f = *state;
 	mh_test_run_result r = TOOL(f, "folders", "--mailbox", "carol@contoso.test");
-	expect_exit(&r, 1);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err, "MAPI_E_NO_ACCESS: "));
+	expect_failure(&r, "MAPI_E_NO_ACCESS");
 	/* The server's own code is named. */
 	assert_non_null(strstr(r.err, "0x80070005"));
 	mh_test_run_result_free(&r);
@@ -532,9 +539,7 @@ static void test_cli_session__messages_delegate(void **state)
 	r = run_env(env, (const char *const[]){"messages", "--user", "alice@contoso.test",
 	                                       "--autodiscover-url", f->ad_url, "--mailbox", BOB,
 	                                       "Inbox/Projects", NULL});
-	expect_exit(&r, 1);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err, "MAPI_E_NO_ACCESS: "));
+	expect_failure(&r, "MAPI_E_NO_ACCESS");
 	assert_null(strstr(r.err, "Alice-Pass-1"));
 	mh_test_run_result_free(&r);
 }
@@ -666,9 +671,7 @@ static void test_cli_session__wrong_password(void **state)
 		mh_test_run_result r =
 		    run_env(env, (const char *const[]){cmds[i], "-v", "--user", SVC,
 		                                       "--autodiscover-url", f->ad_url, NULL});
-		expect_exit(&r, 1);
-		assert_string_equal(r.out, "");
-		assert_non_null(strstr(r.err, "MAPI_E_LOGON_FAILED: "));
+		expect_failure(&r, "MAPI_E_LOGON_FAILED");
 		assert_null(strstr(r.err, "Not-The-Pass-9"));
 		mh_test_run_result_free(&r);
 	}
@@ -748,9 +751,7 @@ static void test_cli_session__https_cacert(void **state)
 
 	r = run_env(svc_env,
 	            (const char *const[]){"stores", "--user", SVC, "--autodiscover-url", ad, NULL});
-	expect_exit(&r, 1);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err, "MAPI_E_NETWORK_ERROR: "));
+	expect_failure(&r, "MAPI_E_NETWORK_ERROR");
 	mh_test_run_result_free(&r);
 	mh_test_server_stop(&srv, SIGTERM);
 	mh_test_server_cleanup(&srv);

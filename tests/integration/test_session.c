@@ -128,6 +128,17 @@ static mh_store *open_store_ok(fixture *f, uint32_t cb, const ENTRYID *eid, uint
 	return st;
 }
 
+/* ref's EntryID opens a store of ref's kind, logged on as its owner. */
+static void assert_ref_opens(fixture *f, const mh_mailbox_ref *ref)
+{
+	mh_store *st = open_store_ok(f, ref->cb_entryid, ref->entryid, 0);
+	mh_store_info si;
+	mh_store_get_info(st, &si);
+	assert_int_equal(si.kind, ref->kind);
+	assert_true(si.owner);
+	mh_store_close(st);
+}
+
 static void assert_contains(const char *hay, const char *needle)
 {
 	if (hay == NULL || strstr(hay, needle) == NULL)
@@ -607,12 +618,7 @@ static void test_session__list_mailboxes(void **state)
 		assert_string_equal(p->smtp_address, refs[i].smtp_address);
 		assert_string_equal(p->mailbox_dn, refs[i].mailbox_dn);
 		MAPIFreeBuffer(p);
-		mh_store *st = open_store_ok(f, refs[i].cb_entryid, refs[i].entryid, 0);
-		mh_store_info si;
-		mh_store_get_info(st, &si);
-		assert_int_equal(si.kind, refs[i].kind);
-		assert_true(si.owner);
-		mh_store_close(st);
+		assert_ref_opens(f, &refs[i]);
 	}
 	MAPIFreeBuffer(refs);
 }
@@ -632,12 +638,7 @@ static void test_session__list_mailboxes_archive(void **state)
 	assert_string_equal(refs[1].smtp_address, "ExchangeGuid+" ARCH_GUID DOMAIN);
 	assert_string_equal(refs[1].owner_smtp, "bob" DOMAIN);
 	assert_string_equal(refs[1].mailbox_dn, DN_OF("bob") "/guid=" ARCH_GUID);
-	mh_store *st = open_store_ok(f, refs[1].cb_entryid, refs[1].entryid, 0);
-	mh_store_info si;
-	mh_store_get_info(st, &si);
-	assert_int_equal(si.kind, MH_MAILBOX_ARCHIVE);
-	assert_true(si.owner);
-	mh_store_close(st);
+	assert_ref_opens(f, &refs[1]);
 	MAPIFreeBuffer(refs);
 }
 
@@ -1004,39 +1005,34 @@ static mh_status story(fixture *f, const char *fault, uint32_t *relogons)
 	return st;
 }
 
-static void story_ok(fixture *f, const char *fault, uint32_t *relogons)
+/* The story under fault, which must succeed; returns its count of re-logons and replays. */
+static uint32_t story_ok(void **state, const char *fault)
 {
-	mh_status st = story(f, fault, relogons);
+	fixture *f = *state;
+	uint32_t relogons = 0;
+	mh_status st = story(f, fault, &relogons);
 	if (st != S_OK)
 		fail_msg("--fault %s: %s: %s", fault, mh_status_str(st),
 		         f->s != NULL ? mh_session_errmsg(f->s) : mh_error_last()->message);
+	return relogons;
 }
 
 static void test_session__fault_close(void **state)
 {
-	fixture *f = *state;
-	uint32_t relogons = 0;
 	/* A RopLogon whose answer was cut short is sent again (Connect is resent anyway); the
 	 * Inbox read it cut short is reported, not resent, and works when the caller replays it. */
-	story_ok(f, "close,every=2", &relogons);
-	assert_true(relogons >= 100);
+	assert_true(story_ok(state, "close,every=2") >= 100);
 }
 
 static void test_session__fault_503(void **state)
 {
-	fixture *f = *state;
-	uint32_t relogons = 0;
-	story_ok(f, "503,every=2,ms=100", &relogons);
-	assert_int_equal(relogons, 0);
+	assert_int_equal(story_ok(state, "503,every=2,ms=100"), 0);
 }
 
 static void test_session__fault_expire(void **state)
 {
-	fixture *f = *state;
-	uint32_t relogons = 0;
-	story_ok(f, "expire,every=3", &relogons);
 	/* The Inbox read met a lost context at least once and the store logged on again. */
-	assert_true(relogons >= 1);
+	assert_true(story_ok(state, "expire,every=3") >= 1);
 }
 
 static void test_session__fault_expire_shared_endpoint(void **state)
@@ -1077,18 +1073,12 @@ static void test_session__fault_expire_shared_endpoint(void **state)
 
 static void test_session__fault_stall(void **state)
 {
-	fixture *f = *state;
-	uint32_t relogons = 0;
-	story_ok(f, "stall,every=2,ms=300", &relogons);
-	assert_int_equal(relogons, 0);
+	assert_int_equal(story_ok(state, "stall,every=2,ms=300"), 0);
 }
 
 static void test_session__fault_backoff(void **state)
 {
-	fixture *f = *state;
-	uint32_t relogons = 0;
-	story_ok(f, "backoff,every=2,ms=100", &relogons);
-	assert_int_equal(relogons, 0);
+	assert_int_equal(story_ok(state, "backoff,every=2,ms=100"), 0);
 }
 
 static void test_session__fault_backoff_always(void **state)
@@ -1104,10 +1094,8 @@ static void test_session__fault_backoff_always(void **state)
 
 static void test_session__fault_wrongserver(void **state)
 {
-	fixture *f = *state;
-	uint32_t relogons = 0;
 	/* Every other RopLogon is redirected to the mailbox's own server: followed. */
-	story_ok(f, "wrongserver,every=2", &relogons);
+	(void)story_ok(state, "wrongserver,every=2");
 }
 
 static void test_session__fault_wrongserver_always(void **state)

@@ -168,6 +168,47 @@ static const mh_folder_entry *entry_at(const mh_folder_entry *e, uint32_t n, con
 	return NULL;
 }
 
+/* A fresh server, svc (FullAccess on bob) logged on, and bob's mailbox or archive open. */
+static mh_store *bob_as_svc(fixture *f, bool archive)
+{
+	start(f, NULL);
+	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
+	return open_mailbox(f, "bob" DOMAIN, archive);
+}
+
+/* The contents table of fo with the n columns tags. */
+static mh_table *contents_with(fixture *f, mh_folder *fo, uint32_t n, const uint32_t *tags)
+{
+	mh_table *t = NULL;
+	check(f, mh_folder_contents_table(&t, fo, 0), "contents table");
+	tags8 cols;
+	check(f, mh_table_set_columns(t, tags_of(&cols, n, tags)), "columns");
+	return t;
+}
+
+/* The one property tag of a folder (fo) or a message (m), into *v. */
+static void get_prop(fixture *f, mh_folder *fo, mh_message *m, uint32_t tag, SPropValue **v)
+{
+	tags8 t;
+	uint32_t n = 0;
+	const SPropTagArray *one = tags_of(&t, 1, &tag);
+	check(f,
+	      fo != NULL ? mh_folder_get_props(fo, one, &n, v)
+	                 : mh_message_get_props(m, one, &n, v),
+	      "property");
+	assert_int_equal(n, 1);
+}
+
+/* A new org file in a temporary directory (removed by teardown), open for writing. */
+static FILE *org_file(fixture *f, char *path, size_t cap)
+{
+	assert_int_equal(mh_test_make_temp_dir(f->org_dir, sizeof(f->org_dir)), 0);
+	snprintf(path, cap, "%s/org.json", f->org_dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	return fp;
+}
+
 /* ---- well-known folders and paths ------------------------------------------------------- */
 
 static void test_session_objects__well_known(void **state)
@@ -193,14 +234,8 @@ static void test_session_objects__well_known(void **state)
 	mh_folder *inbox = NULL;
 	check(f, mh_store_open_folder(&inbox, st, fids[2]), "open inbox");
 	assert_true(mh_folder_id(inbox) == fids[2]);
-	tags8 t;
-	uint32_t n = 0;
 	SPropValue *v = NULL;
-	check(f,
-	      mh_folder_get_props(inbox, tags_of(&t, 1, (const uint32_t[]){PR_DISPLAY_NAME_W}), &n,
-	                          &v),
-	      "inbox props");
-	assert_int_equal(n, 1);
+	get_prop(f, inbox, NULL, PR_DISPLAY_NAME_W, &v);
 	assert_string_equal(v[0].Value.lpszW, "Inbox");
 	MAPIFreeBuffer(v);
 	mh_folder_close(inbox);
@@ -221,9 +256,7 @@ static void test_session_objects__well_known(void **state)
 static void test_session_objects__paths(void **state)
 {
 	fixture *f = *state;
-	start(f, NULL);
-	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
-	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
+	mh_store *bob = bob_as_svc(f, false);
 	mh_folder *a = open_path(f, bob, "Inbox/Projects");
 	mh_folder *b = open_path(f, bob, "iNBOX/projects");
 	mh_folder *c = open_path(f, bob, "<inbox>/Projects");
@@ -309,9 +342,7 @@ static void test_session_objects__tree_bob(void **state)
 static void test_session_objects__tree_archive(void **state)
 {
 	fixture *f = *state;
-	start(f, NULL);
-	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
-	mh_store *arch = open_mailbox(f, "bob" DOMAIN, true);
+	mh_store *arch = bob_as_svc(f, true);
 	mh_folder_entry *e = NULL;
 	uint32_t n = 0;
 	check(f, mh_store_folder_tree(arch, &e, &n), "archive tree");
@@ -333,18 +364,11 @@ static void test_session_objects__tree_archive(void **state)
 static void test_session_objects__contents_sorted(void **state)
 {
 	fixture *f = *state;
-	start(f, NULL);
-	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
-	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
+	mh_store *bob = bob_as_svc(f, false);
 	mh_folder *in = open_path(f, bob, "<inbox>");
-	mh_table *t = NULL;
-	check(f, mh_folder_contents_table(&t, in, 0), "contents table");
+	mh_table *t =
+	    contents_with(f, in, 3, (const uint32_t[]){PR_MID, TAG_SUBJECT, TAG_DELIVERY_TIME});
 	assert_int_equal(mh_table_row_count(t), 4);
-	tags8 cols;
-	check(f,
-	      mh_table_set_columns(
-	          t, tags_of(&cols, 3, (const uint32_t[]){PR_MID, TAG_SUBJECT, TAG_DELIVERY_TIME})),
-	      "columns");
 	mh_sort_order by_subject = {TAG_SUBJECT, false};
 	check(f, mh_table_sort(t, &by_subject, 1), "sort");
 	mh_rowset *rs = all_rows(f, t);
@@ -403,12 +427,7 @@ static void paging_story(fixture *f, const char *user, const char *password)
 	open_as(f, user, password);
 	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
 	mh_folder *in = open_path(f, bob, "<inbox>");
-	mh_table *t = NULL;
-	check(f, mh_folder_contents_table(&t, in, 0), "contents table");
-	tags8 cols;
-	check(f,
-	      mh_table_set_columns(t, tags_of(&cols, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT})),
-	      "columns");
+	mh_table *t = contents_with(f, in, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT});
 	char big[8][64], small[8][64], two[8][64];
 	assert_int_equal(read_paged(f, t, 100, big), 4);
 	check(f, mh_table_seek(t, 0, 0), "seek to start");
@@ -448,9 +467,7 @@ static void test_session_objects__paging(void **state)
 static void test_session_objects__hierarchy_table(void **state)
 {
 	fixture *f = *state;
-	start(f, NULL);
-	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
-	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
+	mh_store *bob = bob_as_svc(f, false);
 	mh_folder *top = open_path(f, bob, "");
 	mh_table *t = NULL;
 	check(f, mh_folder_hierarchy_table(&t, top, 0), "hierarchy");
@@ -478,12 +495,7 @@ static void test_session_objects__hierarchy_table(void **state)
 /* Opens bob's "Quarterly report draft" through the Inbox's contents table. */
 static mh_message *open_report(fixture *f, mh_folder *in)
 {
-	mh_table *t = NULL;
-	check(f, mh_folder_contents_table(&t, in, 0), "contents table");
-	tags8 cols;
-	check(f,
-	      mh_table_set_columns(t, tags_of(&cols, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT})),
-	      "columns");
+	mh_table *t = contents_with(f, in, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT});
 	mh_rowset *rs = all_rows(f, t);
 	const mh_row *r = row_with(rs, 1, "Quarterly report draft");
 	mh_message *m = NULL;
@@ -496,9 +508,7 @@ static mh_message *open_report(fixture *f, mh_folder *in)
 static void test_session_objects__message(void **state)
 {
 	fixture *f = *state;
-	start(f, NULL);
-	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
-	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
+	mh_store *bob = bob_as_svc(f, false);
 	mh_folder *in = open_path(f, bob, "<inbox>");
 	mh_message *m = open_report(f, in);
 
@@ -585,15 +595,10 @@ static void test_session_objects__message(void **state)
 static void test_session_objects__entryids(void **state)
 {
 	fixture *f = *state;
-	start(f, NULL);
-	open_as(f, "svc" DOMAIN, "Svc-Pass-1");
-	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
+	mh_store *bob = bob_as_svc(f, false);
 	mh_folder *pf = open_path(f, bob, "Inbox/Projects");
-	tags8 t;
-	uint32_t n = 0;
 	SPropValue *v = NULL;
-	check(f, mh_folder_get_props(pf, tags_of(&t, 1, (const uint32_t[]){PR_ENTRYID}), &n, &v),
-	      "folder EntryID");
+	get_prop(f, pf, NULL, PR_ENTRYID, &v);
 	assert_int_equal(v[0].ulPropTag, PR_ENTRYID);
 	assert_int_equal(v[0].Value.bin.cb, 46);
 	mh_folder *again = NULL;
@@ -616,13 +621,7 @@ static void test_session_objects__entryids(void **state)
 	mh_folder_close(again);
 
 	/* A message: its EntryID opens the same MID. */
-	mh_table *ct = NULL;
-	check(f, mh_folder_contents_table(&ct, pf, 0), "contents");
-	tags8 cols;
-	check(f,
-	      mh_table_set_columns(
-	          ct, tags_of(&cols, 3, (const uint32_t[]){PR_MID, PR_ENTRYID, TAG_SUBJECT})),
-	      "columns");
+	mh_table *ct = contents_with(f, pf, 3, (const uint32_t[]){PR_MID, PR_ENTRYID, TAG_SUBJECT});
 	mh_rowset *rs = all_rows(f, ct);
 	assert_int_equal(rs->count, 2);
 	for (uint32_t i = 0; i < 2; i++) {
@@ -635,6 +634,8 @@ static void test_session_objects__entryids(void **state)
 		          &m, bob, r->props[1].Value.bin.cb,
 		          (const ENTRYID *)(const void *)r->props[1].Value.bin.lpb),
 		      "open message EntryID");
+		tags8 t;
+		uint32_t n = 0;
 		check(f,
 		      mh_message_get_props(
 		          m, tags_of(&t, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT}), &n, &v),
@@ -646,8 +647,7 @@ static void test_session_objects__entryids(void **state)
 	}
 	/* A folder EntryID is not a message EntryID. */
 	mh_message *bad = NULL;
-	check(f, mh_folder_get_props(pf, tags_of(&t, 1, (const uint32_t[]){PR_ENTRYID}), &n, &v),
-	      "EntryID");
+	get_prop(f, pf, NULL, PR_ENTRYID, &v);
 	assert_int_equal(
 	    mh_store_open_message_entryid(&bad, bob, v[0].Value.bin.cb,
 	                                  (const ENTRYID *)(const void *)v[0].Value.bin.lpb),
@@ -668,10 +668,7 @@ static void test_session_objects__entryids(void **state)
 /* An organisation with one user whose Inbox holds a 300-character subject and a big body. */
 static void write_org(fixture *f, char *path, size_t cap)
 {
-	assert_int_equal(mh_test_make_temp_dir(f->org_dir, sizeof(f->org_dir)), 0);
-	snprintf(path, cap, "%s/org.json", f->org_dir);
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
+	FILE *fp = org_file(f, path, cap);
 	fprintf(fp, "{\"version\":1,\"domain\":\"contoso.test\",\"organisation\":\"Contoso\","
 	            "\"users\":[{\"alias\":\"dora\",\"display_name\":\"Dora Dunn\","
 	            "\"password\":\"Dora-Pass-1\",\"folders\":[\"Inbox/Long\",\"Inbox/Long/"
@@ -698,13 +695,7 @@ static void test_session_objects__truncated(void **state)
 	open_as(f, "dora" DOMAIN, "Dora-Pass-1");
 	mh_store *st = mh_session_primary(f->s);
 	mh_folder *in = open_path(f, st, "<inbox>");
-	mh_table *t = NULL;
-	check(f, mh_folder_contents_table(&t, in, 0), "contents");
-	tags8 cols;
-	check(f,
-	      mh_table_set_columns(
-	          t, tags_of(&cols, 3, (const uint32_t[]){PR_MID, TAG_SUBJECT, TAG_BODY})),
-	      "columns");
+	mh_table *t = contents_with(f, in, 3, (const uint32_t[]){PR_MID, TAG_SUBJECT, TAG_BODY});
 	mh_rowset *rs = all_rows(f, t);
 	assert_int_equal(rs->count, 1);
 	const mh_row *r = &rs->rows[0];
@@ -738,11 +729,8 @@ static void test_session_objects__truncated(void **state)
 	check(f, mh_message_read_stream(m, TAG_BODY, &body, &len), "body stream");
 	assert_int_equal(len, BIG_BODY_LEN);
 	MAPIFreeBuffer(body);
-	uint32_t n = 0;
 	SPropValue *v = NULL;
-	check(f,
-	      mh_message_get_props(m, tags_of(&cols, 1, (const uint32_t[]){TAG_SUBJECT}), &n, &v),
-	      "subject whole");
+	get_prop(f, NULL, m, TAG_SUBJECT, &v);
 	assert_string_equal(v[0].Value.lpszW, want);
 	MAPIFreeBuffer(v);
 	mh_message_close(m);
@@ -752,6 +740,7 @@ static void test_session_objects__truncated(void **state)
 
 	/* The tree of this organisation: paths from the parent IDs, three levels. */
 	mh_folder_entry *e = NULL;
+	uint32_t n = 0;
 	check(f, mh_store_folder_tree(st, &e, &n), "tree");
 	assert_int_equal(n, 7);
 	/* A "\\" in a name is escaped in its path, and the path opens it. */
@@ -777,10 +766,7 @@ static void test_session_objects__tree_paged(void **state)
 {
 	fixture *f = *state;
 	char org[512];
-	assert_int_equal(mh_test_make_temp_dir(f->org_dir, sizeof(f->org_dir)), 0);
-	snprintf(org, sizeof(org), "%s/org.json", f->org_dir);
-	FILE *fp = fopen(org, "w");
-	assert_non_null(fp);
+	FILE *fp = org_file(f, org, sizeof(org));
 	fprintf(fp, "{\"domain\":\"contoso.test\",\"organisation\":\"Contoso\",\"users\":[{"
 	            "\"alias\":\"erin\",\"display_name\":\"Erin\",\"password\":\"Erin-Pass-1\","
 	            "\"folders\":[\"Inbox/Bulk\"");
@@ -909,12 +895,7 @@ static uint32_t walk(fixture *f, char *out, size_t cap)
 {
 	mh_store *bob = open_mailbox(f, "bob" DOMAIN, false);
 	mh_folder *in = open_path(f, bob, "<inbox>");
-	mh_table *t = NULL;
-	check(f, mh_folder_contents_table(&t, in, 0), "contents");
-	tags8 cols;
-	check(f,
-	      mh_table_set_columns(t, tags_of(&cols, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT})),
-	      "columns");
+	mh_table *t = contents_with(f, in, 2, (const uint32_t[]){PR_MID, TAG_SUBJECT});
 	mh_sort_order by_subject = {TAG_SUBJECT, false};
 	check(f, mh_table_sort(t, &by_subject, 1), "sort");
 	size_t w = 0;
@@ -945,12 +926,8 @@ static uint32_t walk(fixture *f, char *out, size_t cap)
 		check(f, mh_message_recipient_table(&rt, m), "recipients");
 		w += (size_t)snprintf(out + w, cap - w, "%u|", mh_table_row_count(rt));
 		mh_table_close(rt);
-		uint32_t c = 0;
 		SPropValue *v = NULL;
-		check(f,
-		      mh_message_get_props(m, tags_of(&cols, 1, (const uint32_t[]){TAG_SUBJECT}),
-		                           &c, &v),
-		      "subject");
+		get_prop(f, NULL, m, TAG_SUBJECT, &v);
 		w += (size_t)snprintf(out + w, cap - w, "%s|", v[0].Value.lpszW);
 		MAPIFreeBuffer(v);
 		mh_message_close(m);
