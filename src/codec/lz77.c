@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "codec/lz77_internal.h"
 #include "mapihttp/lz77.h"
 #include "util/diag.h"
 
@@ -26,6 +27,34 @@
 #else
 #define LZ77_LIKELY(x)   (x)
 #define LZ77_UNLIKELY(x) (x)
+#endif
+
+/*
+ * LZ77_OPAQUE hides where a value came from: gcc otherwise narrows the tests
+ * of a 16-bit match word to 16-bit compares and extracts its length bits
+ * twice, and folds the BMI2 decoder's shift count and mask back into
+ * immediates (see lz77_decode).
+ */
+#if defined(__GNUC__)
+#define LZ77_OPAQUE(v)     __asm__("" : "+r"(v))
+#define LZ77_NOINLINE      __attribute__((noinline))
+#define LZ77_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define LZ77_OPAQUE(v) ((void)0)
+#define LZ77_NOINLINE
+#define LZ77_ALWAYS_INLINE
+#endif
+
+/*
+ * On x86-64 the decoder is compiled twice, for any CPU and for CPUs with
+ * BMI1/BMI2 (2013 on), and picks one at run time; MH_LZ77_NO_DISPATCH keeps
+ * only the first (for fuzzing it alone). A build that targets BMI2 anyway
+ * needs no second copy.
+ */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__BMI2__) && !defined(MH_LZ77_NO_DISPATCH)
+#define LZ77_BMI2_CLONE 1
+#else
+#define LZ77_BMI2_CLONE 0
 #endif
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
@@ -151,9 +180,26 @@ static inline uint64_t flag_word(const uint8_t *p)
 	return (uint64_t)rev32(load_le32(p)) | ((uint64_t)1 << 32);
 }
 
-static inline size_t ctz64(uint64_t v)
+#if LZ77_BMI2_CLONE
+/* ~a & b in one instruction (BMI1); only ever run by the BMI2 copy of the decoder. */
+static inline LZ77_ALWAYS_INLINE size_t andn64(size_t a, size_t b)
 {
-#if defined(__GNUC__)
+	size_t r;
+	__asm__("andnq %2, %1, %0" : "=r"(r) : "r"(a), "r"(b) : "cc");
+	return r;
+}
+#endif
+
+/* v != 0. */
+static inline LZ77_ALWAYS_INLINE size_t ctz64(uint64_t v)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+	/* tzcnt, which is bsf on CPUs without BMI1 (the same for v != 0):
+	 * __builtin_ctzll adds a register clear and a sign extension. */
+	uint64_t r;
+	__asm__("rep bsfq %1, %0" : "=r"(r) : "r"(v) : "cc");
+	return (size_t)r;
+#elif defined(__GNUC__)
 	return (size_t)__builtin_ctzll(v);
 #else
 	size_t n = 0;
@@ -189,17 +235,21 @@ static inline bool may_have_long_run(uint32_t w)
 
 /*
  * The word loop checks its margins once per flag word instead of once per
- * item, just after reading a flag word. The word's 32 items read at most
- * 10 bytes each (a literal 1), and a literal block reads 32 from wherever
- * they got to, so nothing is read 32 * 10 + 32 = 352 bytes or more past
- * the check (the next flag word is read at most 320 bytes in). Only a
- * match of 3..9 bytes skips the output check: each item adds at most 9
- * bytes and no write is wider than 32 (a literal block; such a match
- * writes 16), so nothing is written 32 * 9 + 32 = 320 bytes or more past
- * the check. A longer match checks that the whole margin is still there
- * after it. test_lz77__worst_case_items runs into both bounds.
+ * item, just after reading a flag word. An item reads at most 4 bytes (a
+ * literal 1; a match word 2, a nibble byte 1 and a length byte 1) unless
+ * its length has a 16- or 32-bit field (10 bytes), so item 31 starts at
+ * most 124 bytes in and, after its own bytes, a literal block reads 32:
+ * nothing is read 124 + 4 + 32 = 160 bytes or more past the check (the
+ * next flag word ends at most 132 bytes in; a match with a 16- or 32-bit
+ * length at most 134). After such a match the word goes on only if the
+ * whole input margin is still there. Only a match of 3..9 bytes skips the
+ * output check: each item adds at most 9 bytes and no write is wider than
+ * 32 (a literal block; such a match writes 16), so nothing is written
+ * 32 * 9 + 32 = 320 bytes or more past the check. A longer match checks
+ * that the whole output margin is still there after it.
+ * test_lz77__worst_case_items runs into both bounds.
  */
-#define WORD_IN_MARGIN  360
+#define WORD_IN_MARGIN  160
 #define WORD_OUT_MARGIN 320
 
 /* Smallest multiple of d (1..7) that is at least 8: the step of a pattern copy. */
@@ -236,6 +286,12 @@ static inline void copy_match_fast(uint8_t *op, size_t dist, size_t len)
 		for (size_t k = 8; k < len; k += 8)
 			copy8(op + k, op + k - step);
 	}
+}
+
+/* A match of 3..9 bytes at distance 1..8, given its match word m; writes 16 bytes. */
+static LZ77_NOINLINE void copy_short_match(uint8_t *op, size_t m)
+{
+	copy_match_fast(op, (m >> 3) + 1, (m & 7) + LZ77_MIN_MATCH);
 }
 
 /*
@@ -317,10 +373,20 @@ static inline size_t long_length(const uint8_t **ipp, const uint8_t **halfp, siz
  * than 16, see may_have_long_run), so a literal run costs nothing of its
  * own.
  *
+ * A short match (3..9 bytes) at distance 9 or more is one 16-byte block:
+ * the distance is at least the length, so the bytes it needs are final
+ * (what it reads beyond them, and writes beyond the match, the literal
+ * block overwrites). Distances 1..8 take copy_short_match, out of line.
+ * The match word is split into t_ (length - 3) and nd_ (minus the
+ * distance), which addresses the source with no subtraction.
+ *
  * CHECK_DIST is 0 once 8192 bytes are out: no distance can reach before
  * the start of the output any more, so the common short match needs no
- * check at all. Leaves with the word used up; jumps to item_loop when a
- * long match brings the output within WORD_OUT_MARGIN of its end.
+ * check at all. Before that, the check compares the source address with
+ * dst as integers, which cannot wrap because the word loop runs only when
+ * dst is at least 8192 (every real address). Leaves with the word used up;
+ * jumps to item_loop when a long match brings the output within
+ * WORD_OUT_MARGIN of its end, or the input within WORD_IN_MARGIN.
  */
 #define DECODE_WORD(CHECK_DIST, LONG_RUNS)                                                        \
 	do {                                                                                      \
@@ -336,30 +402,28 @@ static inline size_t long_length(const uint8_t **ipp, const uint8_t **halfp, siz
 			const uint8_t *mp_ = ib_ + p_;                                            \
 			uint8_t *dp_ = ob_ + p_;                                                  \
 			size_t m_ = load_le16(mp_);                                               \
-			size_t l_ = (m_ & 7) + LZ77_MIN_MATCH;                                    \
-			if (LZ77_LIKELY(l_ != 7 + LZ77_MIN_MATCH)) {                              \
-				size_t off_ = m_ >> 3; /* distance - 1 */                         \
-				if ((CHECK_DIST) && LZ77_UNLIKELY(off_ >= (size_t)(dp_ - dst))) { \
+			LZ77_OPAQUE(m_);                                                          \
+			size_t t_ = LOW3(m_); /* length - 3 */                                    \
+			if (LZ77_LIKELY(t_ != 7)) {                                               \
+				ptrdiff_t nd_ = ~(ptrdiff_t)(m_ >> sh3); /* -distance */          \
+				if ((CHECK_DIST) &&                                               \
+				    LZ77_UNLIKELY((uintptr_t)dp_ + (uintptr_t)nd_ <               \
+				                  (uintptr_t)dst)) {                              \
 					op = dp_;                                                 \
 					item = mp_;                                               \
-					dist = off_ + 1;                                          \
+					dist = (size_t)-nd_;                                      \
 					goto bad_dist;                                            \
 				}                                                                 \
-				const uint8_t *s_ = dp_ - off_; /* one past the source */         \
-				if (LZ77_LIKELY(off_ >= 15)) {                                    \
-					copy16(dp_, s_ - 1);                                      \
-				} else if (off_ >= 7) {                                           \
-					copy8(dp_, s_ - 1);                                       \
-					copy8(dp_ + 8, s_ + 7);                                   \
-				} else {                                                          \
-					copy_match_fast(dp_, off_ + 1, l_);                       \
-				}                                                                 \
-				ib_ += 1;                                                         \
-				ob_ += l_ - 1;                                                    \
+				if (LZ77_LIKELY(nd_ <= -9))                                       \
+					copy16(dp_, dp_ + nd_);                                   \
+				else                                                              \
+					copy_short_match(dp_, m_);                                \
 				/* The literals up to the next match (none to 31). */             \
-				copy16(dp_ + l_, mp_ + 2);                                        \
+				copy16(dp_ + t_ + 3, mp_ + 2);                                    \
 				if (LONG_RUNS)                                                    \
-					copy16(dp_ + l_ + 16, mp_ + 18);                          \
+					copy16(dp_ + t_ + 19, mp_ + 18);                          \
+				ib_ += 1;                                                         \
+				ob_ += t_ + 2;                                                    \
 				continue;                                                         \
 			}                                                                         \
 			item = mp_;                                                               \
@@ -371,7 +435,8 @@ static inline size_t long_length(const uint8_t **ipp, const uint8_t **halfp, siz
 				goto bad_long;                                                    \
 			if ((CHECK_DIST) && LZ77_UNLIKELY(dist > (size_t)(op - dst)))             \
 				goto bad_dist;                                                    \
-			if (LZ77_LIKELY((ptrdiff_t)len <= (oend - op) - WORD_OUT_MARGIN)) {       \
+			if (LZ77_LIKELY((ptrdiff_t)len <= (oend - op) - WORD_OUT_MARGIN &&        \
+			                (ip - mp_ <= 4 || iend - ip >= WORD_IN_MARGIN))) {        \
 				if (LZ77_LIKELY(dist >= 16)) {                                    \
 					/* len >= 10: the second block is nearly always needed */ \
 					const uint8_t *s_ = op - dist;                            \
@@ -403,18 +468,30 @@ static inline size_t long_length(const uint8_t **ipp, const uint8_t **halfp, siz
 		op = ob_ + 32;                                                                    \
 	} while (0)
 
-mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
-                             size_t *out_len)
+/*
+ * The decoder proper, for a stream of at least one flag word and a
+ * non-empty output. It is inlined twice: into decode_portable, and into
+ * decode_bmi2 with bmi2 set, compiled for BMI1/BMI2, where clearing the
+ * lowest bit, counting zeros, and the match word's shift and mask are each
+ * one instruction that leaves its operands alone (the short-match loop
+ * goes from 21 instructions to 17).
+ */
+static inline LZ77_ALWAYS_INLINE mh_status lz77_decode(uint8_t *dst, size_t dst_cap,
+                                                       const uint8_t *src, size_t src_len,
+                                                       size_t *out_len, bool bmi2)
 {
-	if (out_len == NULL)
-		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
-		                    "mh_lz77_decompress: out_len must not be NULL");
-	*out_len = 0;
-	if ((dst == NULL && dst_cap > 0) || (src == NULL && src_len > 0))
-		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
-		                    "mh_lz77_decompress: NULL buffer with a non-zero size");
-	if (dst_cap == 0 || src_len < 4)
-		return S_OK; /* nothing wanted, or not even one flag word */
+	/* In registers, gcc shifts with shrx instead of copying and shifting. */
+	size_t sh3 = 3;
+	if (bmi2)
+		LZ77_OPAQUE(sh3);
+#if LZ77_BMI2_CLONE
+	size_t nm7 = ~(size_t)7;
+	if (bmi2)
+		LZ77_OPAQUE(nm7);
+#define LOW3(m) (bmi2 ? andn64(nm7, (m)) : (m)&7)
+#else
+#define LOW3(m) ((m)&7)
+#endif
 
 	const uint8_t *ip = src;
 	const uint8_t *const iend = src + src_len;
@@ -428,13 +505,21 @@ mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, s
 	ip += 4;
 
 	/* Word loop: margins checked once per flag word, see WORD_IN_MARGIN. */
-	if (src_len >= WORD_IN_MARGIN && dst_cap >= WORD_OUT_MARGIN) {
+	if (src_len >= WORD_IN_MARGIN && dst_cap >= WORD_OUT_MARGIN &&
+	    (uintptr_t)dst >= LZ77_WINDOW) {
 		const uint8_t *const ilim = iend - WORD_IN_MARGIN;
 		uint8_t *const olim = oend - WORD_OUT_MARGIN;
-		while (LZ77_LIKELY(ip <= ilim && op <= olim)) {
-			if ((size_t)(op - dst) < LZ77_WINDOW)
+		/* The first 8 KiB, with distance checks */
+		while (ip <= ilim && op <= olim && (size_t)(op - dst) < LZ77_WINDOW) {
+			if (may_have_long_run((uint32_t)x))
 				DECODE_WORD(1, 1);
-			else if (may_have_long_run((uint32_t)x))
+			else
+				DECODE_WORD(1, 0);
+			x = flag_word(ip);
+			ip += 4;
+		}
+		while (LZ77_LIKELY(ip <= ilim && op <= olim)) {
+			if (may_have_long_run((uint32_t)x))
 				DECODE_WORD(0, 1);
 			else
 				DECODE_WORD(0, 0);
@@ -584,6 +669,62 @@ bad_len:
 	                    "LZ77 match at input offset %zu: length %zu runs past the expected "
 	                    "output size %zu (%zu bytes decoded so far)",
 	                    (size_t)(item - src), len, dst_cap, (size_t)(op - dst));
+}
+
+#undef LOW3
+
+/* The decoder for any CPU (also reachable through mh_lz77_decompress_portable for tests,
+ * as the dispatcher below never picks it on a machine with BMI2). */
+static LZ77_NOINLINE mh_status decode_portable(uint8_t *dst, size_t dst_cap, const uint8_t *src,
+                                               size_t src_len, size_t *out_len)
+{
+	return lz77_decode(dst, dst_cap, src, src_len, out_len, false);
+}
+
+#if LZ77_BMI2_CLONE
+__attribute__((target("bmi,bmi2"))) static LZ77_NOINLINE mh_status
+decode_bmi2(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len, size_t *out_len)
+{
+	return lz77_decode(dst, dst_cap, src, src_len, out_len, true);
+}
+#endif
+
+static mh_status decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
+                            size_t *out_len, bool dispatch)
+{
+	if (out_len == NULL)
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_lz77_decompress: out_len must not be NULL");
+	*out_len = 0;
+	if ((dst == NULL && dst_cap > 0) || (src == NULL && src_len > 0))
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "mh_lz77_decompress: NULL buffer with a non-zero size");
+	if (dst_cap == 0 || src_len < 4)
+		return S_OK; /* nothing wanted, or not even one flag word */
+#if LZ77_BMI2_CLONE
+	if (dispatch) {
+		/* Normally a no-op (a constructor fills the CPU model); makes a
+		 * call from another constructor safe. */
+		__builtin_cpu_init();
+		if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2"))
+			return decode_bmi2(dst, dst_cap, src, src_len, out_len);
+	}
+#else
+	(void)dispatch;
+#endif
+	return decode_portable(dst, dst_cap, src, src_len, out_len);
+}
+
+mh_status mh_lz77_decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
+                             size_t *out_len)
+{
+	return decompress(dst, dst_cap, src, src_len, out_len, true);
+}
+
+mh_status mh_lz77_decompress_portable(uint8_t *dst, size_t dst_cap, const uint8_t *src,
+                                      size_t src_len, size_t *out_len)
+{
+	return decompress(dst, dst_cap, src, src_len, out_len, false);
 }
 
 #undef DECODE_WORD

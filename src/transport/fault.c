@@ -158,16 +158,25 @@ static mh_status w_headers(void *ud, long http_status, const mh_transport_header
 	return st;
 }
 
-static mh_status pass_data(fault_req *r, const void *data, size_t len)
+/* Body bytes to the caller, inside a frame the caller holds (r stays valid). */
+static mh_status call_data(fault_req *r, const void *data, size_t len)
 {
 	if (r->cb.on_data == NULL || len == 0)
 		return S_OK;
-	r->in_cb++;
 	mh_status st = r->cb.on_data(r->cb.ud, data, len);
-	if (frame_leave(r))
+	if (r->gone)
 		return MAPI_E_USER_CANCEL;
 	if (st != S_OK)
 		r->user_stop = st;
+	return st;
+}
+
+static mh_status pass_data(fault_req *r, const void *data, size_t len)
+{
+	r->in_cb++;
+	mh_status st = call_data(r, data, len);
+	if (frame_leave(r))
+		return MAPI_E_USER_CANCEL;
 	return st;
 }
 
@@ -182,7 +191,7 @@ static mh_status w_data(void *ud, const void *data, size_t len)
 		uint64_t room = r->limit - r->delivered;
 		size_t n = len < room ? len : (size_t)room;
 		r->in_cb++;
-		mh_status st = pass_data(r, data, n);
+		mh_status st = call_data(r, data, n);
 		if (frame_leave(r))
 			return MAPI_E_USER_CANCEL;
 		if (st != S_OK)
@@ -220,7 +229,7 @@ static void w_done(void *ud, mh_status st)
 	}
 	if (r->kind == MH_TRANSPORT_FAULT_TRUNCATE && !r->have_length && st == S_OK) {
 		r->in_cb++;
-		mh_status ds = pass_data(r, r->held, r->held_len / 2);
+		mh_status ds = call_data(r, r->held, r->held_len / 2);
 		if (frame_leave(r))
 			return;
 		if (ds != S_OK) {

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "codec/lz77_internal.h"
 #include "mapihttp/lz77.h"
 #include "lz77_byteloop.h"
 #include "mapihttp/status.h"
@@ -1095,6 +1096,232 @@ static void test_lz77__invalid_parameters(void **state)
 	assert_int_equal(out, 0);
 }
 
+/* ---- fast-path boundaries, both decoders ---------------------------------------------- */
+
+/*
+ * check_damaged for both decoders: each must agree with the oracle on the
+ * verdict and on every byte produced, and the two must report the same
+ * error at the same offset.
+ */
+static void check_paths(const uint8_t *z, size_t zl, const uint8_t *plain, size_t pl)
+{
+	check_damaged(z, zl, plain, pl, 1);
+	int64_t want_off = -2;
+	size_t out = 7;
+	uint8_t *zx = dup_exact(z, zl);
+	uint8_t *d = malloc(pl ? pl : 1);
+	assert_non_null(d);
+	mh_status st = mh_lz77_decompress(pl ? d : NULL, pl, zl ? zx : NULL, zl, &out);
+	if (st != S_OK)
+		want_off = mh_error_last()->offset;
+	uint8_t *r = malloc(pl ? pl : 1);
+	assert_non_null(r);
+	size_t rl = 0;
+	int rr = mh_lz77_ref_decode(z, zl, r, pl, &rl, NULL);
+	mh_status sp = mh_lz77_decompress_portable(pl ? d : NULL, pl, zl ? zx : NULL, zl, &out);
+	assert_int_equal(sp, st);
+	assert_int_equal(sp == S_OK, rr == 0);
+	if (sp == S_OK) {
+		assert_int_equal(out, rl);
+		if (out) {
+			assert_memory_equal(d, r, out);
+			assert_memory_equal(d, plain, out);
+		}
+	} else {
+		assert_int_equal(sp, MAPI_E_CORRUPT_DATA);
+		assert_int_equal(out, 0);
+		assert_int_equal(mh_error_last()->offset, want_off);
+	}
+	free(r);
+	free(d);
+	free(zx);
+}
+
+/* check_stream with both decoders: the whole stream, its last cuts, smaller expected sizes. */
+static void check_stream_paths(const struct sw *w, size_t cuts, size_t sizes)
+{
+	check_paths(w->z, w->zn, w->out, w->on);
+	for (size_t cut = w->zn > cuts ? w->zn - cuts : 0; cut < w->zn; cut++)
+		check_paths(w->z, cut, w->out, w->on);
+	for (size_t pl = w->on > sizes ? w->on - sizes : 0; pl < w->on; pl++)
+		check_paths(w->z, w->zn, w->out, pl);
+}
+
+/* Random literals up to `upto` bytes of output, in runs that never need the long-run copy. */
+static void sw_random_literals(struct sw *w, size_t upto, uint64_t *s)
+{
+	while (w->on < upto)
+		sw_literal(w, (uint8_t)rng_next(s));
+}
+
+/*
+ * Every short match (3..9 bytes) at every distance 1..16, with no literal
+ * after it, one, 13, 16 (the most one literal block holds) or 17: the
+ * single-block copy (distance at least 9), the careful one (1..8), and
+ * the literal block that follows, in the distance-checked first 8 KiB and
+ * after it. The last item is such a match ending exactly at dst_cap, and
+ * the ends of input and output are cut at every position.
+ */
+static void test_lz77__short_matches_every_distance(void **state)
+{
+	(void)state;
+	static const size_t gaps[] = {0, 1, 13, 16, 17};
+	uint64_t s = 51;
+	for (int late = 0; late < 2; late++) {
+		for (size_t dist = 1; dist <= 16; dist++) {
+			for (size_t len = 3; len <= 9; len++) {
+				for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+					struct sw w;
+					sw_init(&w, 20000, 20000);
+					sw_random_literals(&w, late ? 8300 : 20, &s);
+					size_t end = w.on + 900;
+					while (w.on < end) {
+						sw_match(&w, dist, len);
+						for (size_t k = 0; k < gaps[g]; k++)
+							sw_literal(&w, (uint8_t)rng_next(&s));
+					}
+					sw_match(&w, dist, len);
+					sw_finish(&w);
+					check_stream_paths(&w, 24, 24);
+					sw_free(&w);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * Literal runs of 1..40 bytes that end the output exactly at dst_cap,
+ * after short matches at distances that take each copy path, so that the
+ * last words leave the word loop with a run in flight; every cut of the
+ * last 48 input bytes and every expected size down to 48 bytes less.
+ */
+static void test_lz77__runs_end_at_capacity(void **state)
+{
+	(void)state;
+	static const size_t dists[] = {1, 4, 8, 9, 15, 16, 300};
+	uint64_t s = 52;
+	for (size_t run = 1; run <= 40; run++) {
+		for (size_t di = 0; di < sizeof(dists) / sizeof(dists[0]); di++) {
+			struct sw w;
+			sw_init(&w, 8000, 8000);
+			sw_random_literals(&w, 400, &s);
+			while (w.on < 3000) {
+				sw_match(&w, dists[di], 3 + rng_next(&s) % 7);
+				for (size_t k = rng_next(&s) % 3; k > 0; k--)
+					sw_literal(&w, (uint8_t)rng_next(&s));
+			}
+			for (size_t k = 0; k < run; k++)
+				sw_literal(&w, (uint8_t)('a' + k % 26));
+			sw_finish(&w);
+			check_stream_paths(&w, 48, 48);
+			sw_free(&w);
+		}
+	}
+}
+
+/*
+ * Extended lengths (nibble, byte and 16-bit fields) followed by short
+ * items, ending within the word loop's input margin of the end of the
+ * input: the loop must hand over to the item loop after the long match
+ * when too little input is left, and every cut must still agree.
+ */
+static void test_lz77__extended_lengths_near_input_end(void **state)
+{
+	(void)state;
+	static const size_t lens[] = {10, 24, 25, 279, 280, 300, 2000};
+	static const size_t tails[] = {0, 3, 20, 60, 100, 150, 170, 250};
+	uint64_t s = 53;
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+			struct sw w;
+			sw_init(&w, 4000, 4000 + 40 * (lens[li] + 10));
+			sw_random_literals(&w, 600, &s);
+			for (int k = 0; k < 40; k++) {
+				sw_match(&w, 1 + rng_next(&s) % 500, lens[li]);
+				sw_match(&w, 20 + rng_next(&s) % 200, 3 + rng_next(&s) % 7);
+				sw_literal(&w, (uint8_t)rng_next(&s));
+			}
+			/* the tail: short items worth about tails[t] input bytes */
+			size_t zstop = w.zn + tails[t];
+			while (w.zn < zstop) {
+				if (rng_next(&s) % 3 == 0)
+					sw_literal(&w, (uint8_t)rng_next(&s));
+				else
+					sw_match(&w, 9 + rng_next(&s) % 300, 3 + rng_next(&s) % 7);
+			}
+			sw_finish(&w);
+			check_stream_paths(&w, 200, 64);
+			sw_free(&w);
+		}
+	}
+}
+
+/*
+ * Random item streams (any literal run, any distance the output allows,
+ * every length class), whole, cut, and with a bit flipped: both decoders
+ * and the oracle agree.
+ */
+static void test_lz77__portable_matches_dispatch(void **state)
+{
+	(void)state;
+	uint64_t s = 54;
+	for (int round = 0; round < 150; round++) {
+		struct sw w;
+		size_t target = 200 + rng_next(&s) % 20000;
+		sw_init(&w, target + 12000, target + 70000);
+		sw_literal(&w, (uint8_t)rng_next(&s));
+		while (w.on < target) {
+			uint64_t r = rng_next(&s);
+			size_t maxd = w.on < 8192 ? w.on : 8192;
+			switch (r % 8) {
+			case 0:
+			case 1:
+				for (size_t k = (r >> 8) % 40; k > 0; k--)
+					sw_literal(&w, (uint8_t)(r >> (k % 48)));
+				break;
+			case 2:
+			case 3:
+			case 4:
+				sw_match(&w, 1 + (r >> 8) % maxd, 3 + (r >> 24) % 7);
+				break;
+			case 5:
+				sw_match(&w, 1 + (r >> 8) % (maxd < 16 ? maxd : 16),
+				         3 + (r >> 24) % 7);
+				break;
+			case 6:
+				sw_match(&w, 1 + (r >> 8) % maxd, 10 + (r >> 24) % 300);
+				break;
+			default:
+				sw_literal(&w, (uint8_t)r);
+				break;
+			}
+		}
+		sw_finish(&w);
+		check_paths(w.z, w.zn, w.out, w.on);
+		check_paths(w.z, rng_next(&s) % (w.zn + 1), w.out, w.on);
+		check_paths(w.z, w.zn, w.out, rng_next(&s) % (w.on + 1));
+		uint8_t *m = dup_exact(w.z, w.zn);
+		size_t bit = rng_next(&s) % (w.zn * 8);
+		m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		check_damaged(m, w.zn, w.out, w.on, 0);
+		uint8_t *d1 = malloc(w.on), *d2 = malloc(w.on);
+		assert_non_null(d1);
+		assert_non_null(d2);
+		size_t o1 = 0, o2 = 0;
+		mh_status s1 = mh_lz77_decompress(d1, w.on, m, w.zn, &o1);
+		mh_status s2 = mh_lz77_decompress_portable(d2, w.on, m, w.zn, &o2);
+		assert_int_equal(s1, s2);
+		assert_int_equal(o1, o2);
+		if (o1)
+			assert_memory_equal(d1, d2, o1);
+		free(d1);
+		free(d2);
+		free(m);
+		sw_free(&w);
+	}
+}
+
 /* ---- XorMagic ----------------------------------------------------------------------- */
 
 static void test_lz77__xormagic_vector(void **state)
@@ -1160,6 +1387,10 @@ int main(void)
 	    cmocka_unit_test(test_lz77__u32_length),
 	    cmocka_unit_test(test_lz77__short_stream),
 	    cmocka_unit_test(test_lz77__invalid_parameters),
+	    cmocka_unit_test(test_lz77__short_matches_every_distance),
+	    cmocka_unit_test(test_lz77__runs_end_at_capacity),
+	    cmocka_unit_test(test_lz77__extended_lengths_near_input_end),
+	    cmocka_unit_test(test_lz77__portable_matches_dispatch),
 	    cmocka_unit_test(test_lz77__xormagic_vector),
 	    cmocka_unit_test(test_lz77__xormagic_twice_is_identity),
 	};
