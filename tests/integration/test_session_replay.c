@@ -361,6 +361,44 @@ static void test_session_replay__spoke(void **state)
 	fixture_close(&f);
 }
 
+/*
+ * Every Connect, to any mailbox's endpoint, carries the identity's own DN: alice's Connect at
+ * bob's endpoint is byte for byte the one Outlook sent gromox. (The logon is answered with the
+ * captured answer of a logon to bob that succeeded: gromox answered alice's own with two ROPs,
+ * as Outlook had sent RopOpenFolder in the same Execute.)
+ */
+static void test_session_replay__spoke_connect_is_outlooks(void **state)
+{
+	(void)state;
+	static const step steps[] = {
+	    {"autodiscover_pox_alice", false},        {"emsmdb_alice_01_connect", true},
+	    {"emsmdb_alice_02_execute_logon", false}, {"autodiscover_pox_bob_as_alice", false},
+	    {"spoke_alice_bob_01_connect", true},     {"spoke_svc_bob_02_execute_logon", false},
+	    {"spoke_alice_bob_03_disconnect", true},  {"emsmdb_alice_17_disconnect", true},
+	};
+	fixture f;
+	fixture_open(&f, steps, 3, S_OK);
+	f.r.n_steps = 8;
+	uint32_t cb = 0;
+	ENTRYID *eid = NULL;
+	mh_status st = mh_session_mailbox_entryid(f.s, "bob@example.test", false, &cb, &eid);
+	if (st != S_OK)
+		fail_msg("mailbox_entryid: %s (%s); replay: %s", mh_status_str(st),
+		         mh_session_errmsg(f.s), f.r.failure);
+	mh_store *bob = NULL;
+	st = mh_session_open_msg_store(&bob, f.s, cb, eid, 0);
+	if (st != S_OK)
+		fail_msg("open bob: %s (%s); replay: %s", mh_status_str(st), mh_session_errmsg(f.s),
+		         f.r.failure);
+	mh_store_close(bob);
+	mh_session_close(f.s);
+	f.s = NULL;
+	assert_script_done(&f);
+	assert_int_equal(f.r.bodies_compared, 4);
+	MAPIFreeBuffer(eid);
+	fixture_close(&f);
+}
+
 /* A password the server refuses at Connect (HTTP 401): MAPI_E_LOGON_FAILED, no secret told. */
 static void test_session_replay__wrong_password(void **state)
 {
@@ -408,6 +446,7 @@ int main(void)
 	    cmocka_unit_test(test_session_replay__open_and_close),
 	    cmocka_unit_test(test_session_replay__resolve),
 	    cmocka_unit_test(test_session_replay__spoke),
+	    cmocka_unit_test(test_session_replay__spoke_connect_is_outlooks),
 	    cmocka_unit_test(test_session_replay__wrong_password),
 	    cmocka_unit_test(test_session_replay__unknown_mailbox),
 	};
