@@ -7,7 +7,9 @@
 
 #include "mapihttp/sys/transport.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +33,21 @@
 
 typedef struct creq creq;
 
+#define ORIGIN_MAX   300u
+#define ORIGIN_SLOTS 256u /* a scan keeps up to 256 contexts, each on its own URL, busy */
+
+struct origin_entry {
+	char *url; /* NULL: empty slot */
+	char origin[ORIGIN_MAX];
+};
+
+/* Requests of one origin in the multi, held to max_host_connections (see add_queued()). */
+typedef struct host_slot {
+	char origin[ORIGIN_MAX];
+	unsigned active;
+} host_slot;
+#define HOST_SLOTS_MAX 64u /* more origins at once are left to libcurl's own limit */
+
 typedef struct ctransport {
 	mh_transport pub; /* pub.self points back here; destroy() frees both */
 	CURLM *multi;
@@ -40,10 +57,21 @@ typedef struct ctransport {
 	bool insecure;
 	uint64_t next_id;
 	creq *head; /* every request not yet finished, cancelled ones included until swept */
+	creq *tail; /* the oldest: requests enter the multi in the order they were started */
 	size_t live;
+	host_slot *hosts;
+	size_t n_hosts;
+	unsigned per_host;
+	bool addable; /* a request was started or a connection freed since add_queued() */
 	CURL *pool[POOL_MAX];
 	size_t n_pool;
-	unsigned in_libcurl; /* inside curl_multi_perform: libcurl refuses re-entry */
+	/* The sockets libcurl wants watched (its socket callback), and poll()'s copy of them. */
+	struct pollfd *socks, *ready;
+	size_t n_socks, cap_socks;
+	bool socks_oom; /* a socket could not be recorded: run() fails rather than hang */
+	/* Origins of URLs seen (direct-mapped by a hash of the URL, see origin_of()). */
+	struct origin_entry *origins;
+	unsigned in_libcurl; /* inside curl_multi_socket_action: libcurl refuses re-entry */
 	bool in_run;
 	bool doomed; /* destroy() was called from a callback inside run() */
 } ctransport;
@@ -53,12 +81,16 @@ struct creq {
 	creq *prev, *next;
 	uint64_t id;
 	CURL *easy;
-	struct curl_slist *headers;
+	struct curl_slist *headers; /* one allocation: nodes then lines (see build_headers) */
+	size_t headers_size;
 	mh_transport_callbacks cb;
 	bool added;     /* in the multi */
 	bool finishing; /* reap() is delivering its end: cancel() only marks it */
 	bool dead;      /* cancelled: no callback runs, swept after perform */
 	bool delivered;
+	int host;            /* index in t->hosts while added, -1 otherwise */
+	uint64_t started_ms; /* when start() took it: a wait for a connection counts */
+	uint32_t total_ms;   /* the request's total_timeout_ms (0: none) */
 	/* A callback or our own header check failed: the status on_done gets, and its detail. */
 	mh_status fail;
 	char fail_msg[SAVED_MESSAGE_MAX];
@@ -67,7 +99,7 @@ struct creq {
 	curl_off_t last_dl, last_ul;
 	mh_curl_headers hdr; /* the current response's status and headers */
 	/* "https://host:port" for messages: no user information, path or query. */
-	char origin[300];
+	char origin[ORIGIN_MAX];
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -107,7 +139,20 @@ static void unlink_req(ctransport *t, creq *r)
 		t->head = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
+	else
+		t->tail = r->prev;
 	r->prev = r->next = NULL;
+}
+
+/* r leaves the multi: its origin may take another request. */
+static void left_multi(ctransport *t, creq *r)
+{
+	r->added = false;
+	if (r->host >= 0) {
+		t->hosts[r->host].active--;
+		t->addable = true;
+	}
+	r->host = -1;
 }
 
 /*
@@ -117,15 +162,19 @@ static void unlink_req(ctransport *t, creq *r)
 static void release(ctransport *t, creq *r)
 {
 	if (r->easy != NULL) {
-		if (r->added)
+		if (r->added) {
 			curl_multi_remove_handle(t->multi, r->easy);
+			left_multi(t, r);
+		}
 		curl_easy_reset(r->easy);
 		if (t->n_pool < POOL_MAX)
 			t->pool[t->n_pool++] = r->easy;
 		else
 			curl_easy_cleanup(r->easy);
 	}
-	curl_slist_free_all(r->headers);
+	if (r->headers != NULL)
+		explicit_bzero(r->headers, r->headers_size); /* may hold cookies */
+	free(r->headers);
 	mh_curl_headers_free(&r->hdr);
 	free(r);
 }
@@ -213,14 +262,9 @@ static long parse_status_line(mh_cursor *c)
 	return st;
 }
 
-/* Appends bytes [from, to) of the line in c, then a NUL. */
-static bool hput_range(mh_curl_headers *h, mh_cursor *c, size_t from, size_t to)
+static bool is_blank(uint8_t ch)
 {
-	const uint8_t *b = NULL;
-	if (mh_cursor_seek(c, from, "header") != S_OK ||
-	    mh_cursor_bytes(c, to - from, &b, "header") != S_OK)
-		return false;
-	return hput(h, (const char *)b, to - from);
+	return ch == ' ' || ch == '\t';
 }
 
 mh_status mh_curl_headers_feed(mh_curl_headers *h, const char *p, size_t len)
@@ -228,57 +272,50 @@ mh_status mh_curl_headers_feed(mh_curl_headers *h, const char *p, size_t len)
 	if (h->fail != S_OK)
 		return mh_error_set(h->fail, -1, "%s: the answer's headers were refused",
 		                    h->origin);
-	/* One pass notes where the parts of "Name: value" (or of a folded line) end. */
+	/* The line is taken whole from the cursor, then scanned within its len bytes. */
 	mh_cursor c;
+	const uint8_t *b = NULL;
 	mh_cursor_init(&c, p, len, MAPI_E_NETWORK_ERROR);
-	size_t colon = SIZE_MAX, name_end = 0, text_end = 0, content_end = 0;
-	bool nul = false;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t ch;
-		mh_cursor_u8(&c, &ch, "header line");
-		if (ch == 0)
-			nul = true;
-		if (ch == ':' && colon == SIZE_MAX)
-			colon = i;
-		if (ch == '\r' || ch == '\n')
-			continue;
-		content_end = i + 1;
-		if (ch != ' ' && ch != '\t') {
-			text_end = i + 1;
-			if (colon == SIZE_MAX)
-				name_end = i + 1;
-		}
-	}
-	if (nul) {
+	if (len == 0 || mh_cursor_bytes(&c, len, &b, "header line") != S_OK)
+		return S_OK;
+	if (memchr(b, 0, len) != NULL) {
 		h->fail = MAPI_E_NETWORK_ERROR;
 		return mh_error_set(MAPI_E_NETWORK_ERROR, -1,
 		                    "%s: a header line of the answer has a NUL byte", h->origin);
 	}
-	mh_cursor_seek(&c, 0, "header line");
-	const uint8_t *first = NULL;
-	if (len >= 5 && mh_cursor_bytes(&c, 5, &first, "header line") == S_OK &&
-	    memcmp(first, "HTTP/", 5) == 0) {
+	if (len >= 5 && memcmp(b, "HTTP/", 5) == 0) {
 		mh_cursor_seek(&c, 0, "status line");
 		h->status = parse_status_line(&c);
 		h->len = 0;
 		h->n = 0;
 		return S_OK;
 	}
+	/* Where the parts of "Name: value" (or of a folded line) end: the content without CR LF,
+	 * the text without trailing blanks, the name before the first colon. */
+	size_t content_end = len;
+	while (content_end > 0 && (b[content_end - 1] == '\r' || b[content_end - 1] == '\n'))
+		content_end--;
 	if (content_end == 0)
 		return S_OK; /* the blank line after a header block */
+	const uint8_t *colon_p = memchr(b, ':', len);
+	size_t colon = colon_p != NULL ? (size_t)(colon_p - b) : SIZE_MAX;
+	size_t text_end = len, name_end = colon != SIZE_MAX ? colon : len;
+	while (text_end > 0 &&
+	       (is_blank(b[text_end - 1]) || b[text_end - 1] == '\r' || b[text_end - 1] == '\n'))
+		text_end--;
+	while (name_end > 0 &&
+	       (is_blank(b[name_end - 1]) || b[name_end - 1] == '\r' || b[name_end - 1] == '\n'))
+		name_end--;
 	/* The first non-blank byte at or after start. */
 	size_t start = 0;
-	mh_cursor_seek(&c, 0, "header line");
-	for (uint8_t ch = 0; start < text_end; start++) {
-		mh_cursor_u8(&c, &ch, "header line");
-		if (ch != ' ' && ch != '\t')
-			break;
-	}
+	while (start < text_end && is_blank(b[start]))
+		start++;
 	if (start > 0) {
 		/* An obsolete folded line continues the previous value. */
 		if (h->n != 0 && start < text_end) {
 			h->len--; /* over the value's NUL */
-			if (!happend(h, " ", 1) || !hput_range(h, &c, start, text_end))
+			if (!happend(h, " ", 1) ||
+			    !hput(h, (const char *)b + start, text_end - start))
 				goto too_big;
 		}
 		return S_OK;
@@ -286,15 +323,11 @@ mh_status mh_curl_headers_feed(mh_curl_headers *h, const char *p, size_t len)
 	if (colon == SIZE_MAX || name_end == 0)
 		return S_OK; /* not a header: libcurl has already judged the framing */
 	size_t vs = colon + 1;
-	mh_cursor_seek(&c, vs, "header value");
-	for (uint8_t ch = 0; vs < text_end; vs++) {
-		mh_cursor_u8(&c, &ch, "header value");
-		if (ch != ' ' && ch != '\t')
-			break;
-	}
+	while (vs < text_end && is_blank(b[vs]))
+		vs++;
 	size_t ve = text_end > vs ? text_end : vs;
-	if (h->n >= MH_CURL_HEADERS_MAX || !hput_range(h, &c, 0, name_end) ||
-	    !hput_range(h, &c, vs, ve))
+	if (h->n >= MH_CURL_HEADERS_MAX || !hput(h, (const char *)b, name_end) ||
+	    !hput(h, (const char *)b + vs, ve - vs))
 		goto too_big;
 	h->n++;
 	return S_OK;
@@ -433,30 +466,80 @@ static bool header_name_ok(const char *s)
 	return true;
 }
 
-/* Adds "Name: value" to *list ("Name;" sends an empty value; "Name:" would remove it). */
-static mh_status add_header(struct curl_slist **list, const char *name, const char *value)
+/* Bytes of the line "Name: value" with its NUL ("Name;" sends an empty value, "Name:" with
+ * value NULL removes libcurl's own header). */
+static size_t header_line_size(const char *name, const char *value)
+{
+	return strlen(name) + (value != NULL ? strlen(value) : 0) + 3;
+}
+
+/* Writes that line at p; returns the byte after its NUL. */
+static char *header_line_put(char *p, const char *name, const char *value)
 {
 	size_t nn = strlen(name), vn = value != NULL ? strlen(value) : 0;
-	char *line = malloc(nn + vn + 3);
-	if (line == NULL)
-		return mh_error_oom();
-	memcpy(line, name, nn);
+	memcpy(p, name, nn);
+	p += nn;
 	if (value == NULL) {
-		line[nn] = ':';
-		line[nn + 1] = 0;
+		*p++ = ':';
 	} else if (vn == 0) {
-		line[nn] = ';';
-		line[nn + 1] = 0;
+		*p++ = ';';
 	} else {
-		line[nn] = ':';
-		line[nn + 1] = ' ';
-		memcpy(line + nn + 2, value, vn + 1);
+		*p++ = ':';
+		*p++ = ' ';
+		memcpy(p, value, vn);
+		p += vn;
 	}
-	struct curl_slist *nl = curl_slist_append(*list, line);
-	free(line);
-	if (nl == NULL)
+	*p++ = 0;
+	return p;
+}
+
+/*
+ * The request's headers, then "Expect:" (no 100-continue round trip) unless the caller sets
+ * Expect, and "Content-Type:" (no form type nobody asked for) unless it sets one, as a
+ * curl_slist in one allocation: libcurl only reads the list, and one block is cheaper to build
+ * per request and to wipe (it may hold cookies) than a node and a copy per line.
+ */
+static mh_status build_headers(creq *r, const mh_transport_request *rq)
+{
+	bool content_type = false, expect = false;
+	size_t lines = rq->n_headers, bytes = 0;
+	for (size_t i = 0; i < rq->n_headers; i++) {
+		if (strcasecmp(rq->headers[i].name, "Content-Type") == 0)
+			content_type = true;
+		if (strcasecmp(rq->headers[i].name, "Expect") == 0)
+			expect = true;
+		bytes += header_line_size(rq->headers[i].name, rq->headers[i].value);
+	}
+	if (!expect) {
+		lines++;
+		bytes += header_line_size("Expect", NULL);
+	}
+	if (!content_type) {
+		lines++;
+		bytes += header_line_size("Content-Type", NULL);
+	}
+	size_t size = lines * sizeof(struct curl_slist) + bytes;
+	struct curl_slist *nodes = malloc(size);
+	if (nodes == NULL)
 		return mh_error_oom();
-	*list = nl;
+	char *p = (char *)(nodes + lines);
+	size_t k = 0;
+	for (size_t i = 0; i < rq->n_headers; i++, k++) {
+		nodes[k].data = p;
+		p = header_line_put(p, rq->headers[i].name, rq->headers[i].value);
+	}
+	if (!expect) {
+		nodes[k++].data = p;
+		p = header_line_put(p, "Expect", NULL);
+	}
+	if (!content_type) {
+		nodes[k++].data = p;
+		p = header_line_put(p, "Content-Type", NULL);
+	}
+	for (size_t i = 0; i < lines; i++)
+		nodes[i].next = i + 1 < lines ? &nodes[i + 1] : NULL;
+	r->headers = nodes;
+	r->headers_size = size;
 	return S_OK;
 }
 
@@ -486,6 +569,54 @@ static mh_status url_origin(const char *url, char *out, size_t cap)
 	curl_free(port);
 	curl_url_cleanup(u);
 	return st;
+}
+
+/* True when the URL's authority (after "scheme://", up to '/', '?' or '#') has user information. */
+static bool has_userinfo(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (p == NULL)
+		return true; /* not the usual form: never cached */
+	size_t n = strcspn(p + 3, "/?#");
+	return memchr(p + 3, '@', n) != NULL;
+}
+
+/*
+ * url_origin() through a cache: every request of a session context goes to one URL, and
+ * parsing it with libcurl's URL parser for each request costs more than the rest of start().
+ * URLs with user information are not kept (they may hold a password).
+ */
+static mh_status origin_of(ctransport *t, const char *url, char *out, size_t cap)
+{
+	uint32_t hash = 2166136261u; /* FNV-1a */
+	for (const char *p = url; *p != 0; p++)
+		hash = (hash ^ (uint8_t)*p) * 16777619u;
+	/* Two places a URL may sit in, from two parts of its hash. */
+	struct origin_entry *e = NULL;
+	if (t->origins == NULL)
+		t->origins = calloc(ORIGIN_SLOTS, sizeof(*t->origins));
+	if (t->origins != NULL) {
+		struct origin_entry *a = &t->origins[hash % ORIGIN_SLOTS];
+		struct origin_entry *b = &t->origins[(hash >> 16) % ORIGIN_SLOTS];
+		for (int k = 0; k < 2; k++) {
+			struct origin_entry *x = k == 0 ? a : b;
+			if (x->url != NULL && strcmp(x->url, url) == 0) {
+				snprintf(out, cap, "%s", x->origin);
+				return S_OK;
+			}
+		}
+		e = a->url == NULL ? a : b->url == NULL ? b : (hash & 0x100) ? a : b;
+	}
+	mh_status st = url_origin(url, out, cap);
+	if (st != S_OK || e == NULL || has_userinfo(url))
+		return st;
+	char *copy = strdup(url);
+	if (copy == NULL)
+		return S_OK; /* only the cache is lost */
+	free(e->url);
+	e->url = copy;
+	snprintf(e->origin, sizeof(e->origin), "%s", out);
+	return S_OK;
 }
 
 static mh_status check_request(const mh_transport_request *rq, const mh_transport_callbacks *cb)
@@ -630,20 +761,7 @@ static mh_status configure(ctransport *t, creq *r, const mh_transport_request *r
 		                    "%s: libcurl refused the request: %s", r->origin,
 		                    curl_easy_strerror(rc));
 
-	mh_status st = S_OK;
-	bool content_type = false, expect = false;
-	for (size_t i = 0; i < rq->n_headers && st == S_OK; i++) {
-		if (strcasecmp(rq->headers[i].name, "Content-Type") == 0)
-			content_type = true;
-		if (strcasecmp(rq->headers[i].name, "Expect") == 0)
-			expect = true;
-		st = add_header(&r->headers, rq->headers[i].name, rq->headers[i].value);
-	}
-	/* No 100-continue round trip unless asked for; no form Content-Type nobody asked for. */
-	if (st == S_OK && !expect)
-		st = add_header(&r->headers, "Expect", NULL);
-	if (st == S_OK && !content_type)
-		st = add_header(&r->headers, "Content-Type", NULL);
+	mh_status st = build_headers(r, rq);
 	if (st != S_OK)
 		return st;
 	if (curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) != CURLE_OK)
@@ -664,7 +782,7 @@ static mh_status curl_start(void *self, const mh_transport_request *rq,
 	creq *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return mh_error_oom();
-	st = url_origin(rq->url, r->origin, sizeof(r->origin));
+	st = origin_of(t, rq->url, r->origin, sizeof(r->origin));
 	if (st != S_OK) {
 		free(r);
 		return st;
@@ -690,11 +808,17 @@ static mh_status curl_start(void *self, const mh_transport_request *rq,
 	/* Added to the multi by run(): libcurl refuses it inside its callbacks, and no callback
 	 * may run from start(). */
 	r->id = ++t->next_id;
+	r->host = -1;
+	r->started_ms = now_ms();
+	r->total_ms = rq->total_timeout_ms;
 	r->next = t->head;
 	if (t->head != NULL)
 		t->head->prev = r;
+	else
+		t->tail = r;
 	t->head = r;
 	t->live++;
+	t->addable = true;
 	*id = r->id;
 	return S_OK;
 }
@@ -730,11 +854,51 @@ static void sweep(ctransport *t)
 	}
 }
 
+/* The slot counting origin's requests in the multi; -1 when there is no room to count. */
+static int host_slot_of(ctransport *t, const char *origin)
+{
+	int free_slot = -1;
+	for (size_t i = 0; i < t->n_hosts; i++) {
+		if (strcmp(t->hosts[i].origin, origin) == 0)
+			return (int)i;
+		if (t->hosts[i].active == 0 && free_slot < 0)
+			free_slot = (int)i;
+	}
+	if (free_slot < 0) {
+		if (t->n_hosts == HOST_SLOTS_MAX)
+			return -1;
+		if (t->hosts == NULL)
+			t->hosts = calloc(HOST_SLOTS_MAX, sizeof(*t->hosts));
+		if (t->hosts == NULL)
+			return -1;
+		free_slot = (int)t->n_hosts++;
+	}
+	snprintf(t->hosts[free_slot].origin, sizeof(t->hosts[free_slot].origin), "%s", origin);
+	t->hosts[free_slot].active = 0;
+	return free_slot;
+}
+
+/*
+ * Adds the requests not yet in the multi, oldest first, but no more per origin than there may
+ * be connections to it: libcurl would park the others and set each up again (URL, proxy,
+ * connection search) every time one is woken, which costs more than the request itself. A
+ * request that waited here has the wait taken from its total timeout, as libcurl counts its
+ * own parking.
+ */
 static mh_status add_queued(ctransport *t)
 {
-	for (creq *r = t->head; r != NULL; r = r->next) {
+	t->addable = false;
+	for (creq *r = t->tail; r != NULL; r = r->prev) {
 		if (r->added || r->dead)
 			continue;
+		int h = host_slot_of(t, r->origin);
+		if (h >= 0 && t->hosts[h].active >= t->per_host)
+			continue;
+		if (r->total_ms != 0) {
+			uint64_t waited = now_ms() - r->started_ms;
+			long left = waited >= r->total_ms ? 1 : (long)(r->total_ms - waited);
+			curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, left);
+		}
 		CURLMcode mc = curl_multi_add_handle(t->multi, r->easy);
 		if (mc != CURLM_OK)
 			return mh_error_set(mc == CURLM_OUT_OF_MEMORY ? MAPI_E_NOT_ENOUGH_MEMORY
@@ -742,6 +906,9 @@ static mh_status add_queued(ctransport *t)
 			                    -1, "libcurl transport: adding a request failed: %s",
 			                    curl_multi_strerror(mc));
 		r->added = true;
+		r->host = h;
+		if (h >= 0)
+			t->hosts[h].active++;
 	}
 	return S_OK;
 }
@@ -799,7 +966,7 @@ static size_t reap(ctransport *t)
 		/* Out of the multi now, so its callbacks may start and cancel freely; a cancel of r
 		 * itself from on_headers only marks it, and finish() frees it. */
 		curl_multi_remove_handle(t->multi, r->easy);
-		r->added = false;
+		left_multi(t, r);
 		r->finishing = true;
 		mh_status st = transfer_status(r, rc);
 		finish(t, r, st);
@@ -831,58 +998,181 @@ static size_t check_idle(ctransport *t, uint64_t now, uint64_t *next_deadline)
 	return done;
 }
 
+/* ---- sockets ------------------------------------------------------------------------------ */
+
+/*
+ * libcurl's socket callback: what to watch on s. The list lives in the transport and run()
+ * polls it, so a transfer costs no system call to register or forget its socket.
+ */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	(void)e;
+	(void)socketp;
+	ctransport *t = userp;
+	size_t i = 0;
+	while (i < t->n_socks && t->socks[i].fd != s)
+		i++;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < t->n_socks)
+			t->socks[i] = t->socks[--t->n_socks];
+		return 0;
+	}
+	if (i == t->n_socks) {
+		if (t->n_socks == t->cap_socks) {
+			size_t cap = t->cap_socks != 0 ? t->cap_socks * 2 : 16;
+			struct pollfd *a = realloc(t->socks, cap * sizeof(*a));
+			if (a != NULL)
+				t->socks = a;
+			struct pollfd *b = a != NULL ? realloc(t->ready, cap * sizeof(*b)) : NULL;
+			if (b != NULL)
+				t->ready = b;
+			if (a == NULL || b == NULL) {
+				t->socks_oom = true;
+				return -1;
+			}
+			t->cap_socks = cap;
+		}
+		t->n_socks++;
+	}
+	t->socks[i].fd = s;
+	t->socks[i].events =
+	    (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	t->socks[i].revents = 0;
+	return 0;
+}
+
+static bool watched(const ctransport *t, curl_socket_t s)
+{
+	for (size_t i = 0; i < t->n_socks; i++)
+		if (t->socks[i].fd == s)
+			return true;
+	return false;
+}
+
+/* One curl_multi_socket_action(): the transfers on s (or, for CURL_SOCKET_TIMEOUT, those
+ * whose time has come), then the requests cancelled meanwhile are freed. */
+static mh_status drive(ctransport *t, curl_socket_t s, int bits)
+{
+	int running = 0;
+	t->in_libcurl++;
+	CURLMcode mc = curl_multi_socket_action(t->multi, s, bits, &running);
+	t->in_libcurl--;
+	sweep(t);
+	if (t->doomed)
+		return S_OK;
+	if (mc != CURLM_OK)
+		return mh_error_set(mc == CURLM_OUT_OF_MEMORY ? MAPI_E_NOT_ENOUGH_MEMORY
+		                                              : MAPI_E_CALL_FAILED,
+		                    -1, "libcurl transport: %s", curl_multi_strerror(mc));
+	if (t->socks_oom)
+		return mh_error_set(MAPI_E_NOT_ENOUGH_MEMORY, -1,
+		                    "libcurl transport: no memory to watch a socket");
+	return S_OK;
+}
+
+/* Runs libcurl's timers when one is due (a request just added is); returns the ms until the
+ * next one, -1 for none. */
+static mh_status drive_timer(ctransport *t, long *next_ms)
+{
+	long ms = -1;
+	curl_multi_timeout(t->multi, &ms);
+	if (ms == 0) {
+		mh_status st = drive(t, CURL_SOCKET_TIMEOUT, 0);
+		if (st != S_OK || t->doomed)
+			return st;
+		ms = -1;
+		curl_multi_timeout(t->multi, &ms);
+	}
+	*next_ms = ms;
+	return S_OK;
+}
+
+/* Waits up to wait_ms for the watched sockets, then hands libcurl the ones that are ready. */
+static mh_status wait_sockets(ctransport *t, long wait_ms)
+{
+	size_t n = t->n_socks;
+	if (n != 0)
+		memcpy(t->ready, t->socks, n * sizeof(*t->ready));
+	int got = poll(t->ready, (nfds_t)n, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms));
+	if (got < 0) {
+		if (errno == EINTR)
+			return S_OK;
+		return mh_error_set(MAPI_E_CALL_FAILED, -1, "libcurl transport: poll: %s",
+		                    strerror(errno));
+	}
+	for (size_t i = 0; i < n && got > 0; i++) {
+		short re = t->ready[i].revents;
+		if (re == 0)
+			continue;
+		got--;
+		/* An earlier socket of this round may have closed it, or reused its number. */
+		if (!watched(t, t->ready[i].fd))
+			continue;
+		int bits = ((re & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
+		           ((re & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+		           ((re & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+		mh_status st = drive(t, t->ready[i].fd, bits);
+		if (st != S_OK || t->doomed)
+			return st;
+	}
+	return S_OK;
+}
+
 static void free_all(ctransport *t);
 
+/*
+ * libcurl's socket interface: only the transfers whose socket is ready, or whose timer is due,
+ * run, and libcurl is told what poll() saw instead of asking the kernel again for each
+ * transfer.
+ */
 static mh_status run_loop(ctransport *t, int timeout_ms)
 {
 	uint64_t start = now_ms();
+	bool polled = false;
 	for (;;) {
 		mh_status st = add_queued(t);
 		if (st != S_OK)
 			return st;
-		int running = 0;
-		t->in_libcurl++;
-		CURLMcode mc = curl_multi_perform(t->multi, &running);
-		t->in_libcurl--;
-		sweep(t);
+		long curl_ms = -1;
+		st = drive_timer(t, &curl_ms);
 		if (t->doomed)
 			return S_OK;
-		if (mc != CURLM_OK)
-			return mh_error_set(MAPI_E_CALL_FAILED, -1, "libcurl transport: %s",
-			                    curl_multi_strerror(mc));
+		if (st != S_OK)
+			return st;
 		size_t done = reap(t);
 		uint64_t next_idle = 0;
 		uint64_t now = now_ms();
 		done += check_idle(t, now, &next_idle);
 		if (t->doomed)
 			return S_OK;
-		if (done != 0 || timeout_ms == 0 || t->live == 0)
+		if (done != 0 || t->live == 0 || (timeout_ms == 0 && polled))
 			return S_OK;
 		long wait = 1000;
-		if (timeout_ms > 0) {
+		if (timeout_ms == 0) {
+			wait = 0; /* what is ready now */
+		} else if (timeout_ms > 0) {
 			uint64_t elapsed = now - start;
 			if (elapsed >= (uint64_t)timeout_ms)
 				return S_OK;
 			wait = (long)((uint64_t)timeout_ms - elapsed);
 		}
+		if (curl_ms >= 0 && curl_ms < wait)
+			wait = curl_ms;
 		if (next_idle != 0) {
 			long until_idle = next_idle > now ? (long)(next_idle - now) : 0;
 			if (until_idle < wait)
 				wait = until_idle;
 		}
-		/* A request started from a callback is added at the top of the loop at once. */
-		bool queued = false;
-		for (creq *r = t->head; r != NULL && !queued; r = r->next)
-			queued = !r->added && !r->dead;
-		if (queued)
+		/* A request started from a callback, or one a freed connection lets in, is added at
+		 * the top of the loop at once. */
+		if (t->addable)
 			wait = 0;
-		if (wait > 0) {
-			mc = curl_multi_poll(t->multi, NULL, 0,
-			                     (int)(wait > INT_MAX ? INT_MAX : wait), NULL);
-			if (mc != CURLM_OK)
-				return mh_error_set(MAPI_E_CALL_FAILED, -1, "libcurl transport: %s",
-				                    curl_multi_strerror(mc));
-		}
+		st = wait_sockets(t, wait);
+		polled = true;
+		if (t->doomed)
+			return S_OK;
+		if (st != S_OK)
+			return st;
 	}
 }
 
@@ -922,6 +1212,13 @@ static void free_all(ctransport *t)
 	/* After every easy handle and the multi: a share still in use refuses to go. */
 	if (t->share != NULL)
 		curl_share_cleanup(t->share);
+	free(t->socks);
+	free(t->ready);
+	free(t->hosts);
+	if (t->origins != NULL)
+		for (size_t i = 0; i < ORIGIN_SLOTS; i++)
+			free(t->origins[i].url);
+	free(t->origins);
 	free(t->cacert);
 	free(t->user_agent);
 	free(t);
@@ -982,11 +1279,14 @@ mh_status mh_transport_curl_new(mh_transport **out, const mh_transport_curl_opti
 	}
 	long per_host = opts->max_host_connections != 0 ? (long)opts->max_host_connections
 	                                                : (long)DEFAULT_HOST_CONNECTIONS;
+	t->per_host = (unsigned)per_host;
 	/* Connections live in the multi's cache; the share adds DNS answers and TLS sessions. */
 	if (curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
 	    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) !=
 	        CURLSHE_OK ||
 	    curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host) != CURLM_OK ||
+	    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+	    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, (void *)t) != CURLM_OK ||
 	    curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) != CURLM_OK) {
 		free_all(t);
 		return mh_error_set(

@@ -72,6 +72,14 @@ struct mh_mapi_ctx {
 	bool active;
 	exchange x;
 	mh_mapihttp_stream stream;
+	/*
+	 * The MAPI/HTTP headers as the codec built them for this X-RequestId GUID and
+	 * X-ClientInfo (restart() changes both): a request only rewrites the counter after the
+	 * "{GUID}:" prefix of X-RequestId, and X-RequestType.
+	 */
+	bool have_hb;
+	size_t hb_prefix;
+	mh_mapihttp_request_headers hb;
 };
 
 /* ---- parsing and utilities ------------------------------------------------------------------- */
@@ -693,6 +701,7 @@ mh_status mh_mapi_ctx_restart(mh_mapi_ctx *c, bool keep_cookies, uint32_t client
 	c->request_guid = g;
 	c->request_counter = 0;
 	c->client_counter = client_counter;
+	c->have_hb = false;
 	if (!keep_cookies)
 		jar_clear(c);
 	return S_OK;
@@ -728,14 +737,6 @@ void mh_mapi_ctx_stats_get(const mh_mapi_ctx *c, mh_mapi_ctx_stats *out)
 
 /* ---- the answer ------------------------------------------------------------------------- */
 
-static const char *header_get(const mh_transport_header *h, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(h[i].name, name) == 0)
-			return h[i].value;
-	return NULL;
-}
-
 static mh_status http_status_map(long http_status)
 {
 	switch (http_status) {
@@ -755,38 +756,80 @@ static mh_status http_status_map(long http_status)
 	}
 }
 
+/* The headers an answer is judged by (the first of each name counts). */
+enum {
+	HX_PENDING_PERIOD,
+	HX_EXPIRATION,
+	HX_SERVER_APP,
+	HX_RESPONSE_CODE,
+	HX_RETRY_AFTER,
+	HX_DATE,
+	HX_COUNT
+};
+static const char *const judged_names[HX_COUNT] = {"X-PendingPeriod",     "X-ExpirationInfo",
+                                                   "X-ServerApplication", "X-ResponseCode",
+                                                   "Retry-After",         "Date"};
+
+/* One pass over the headers: v[] gets the first value of each judged name; true when a
+ * Set-Cookie is among them. */
+static bool judged_headers(const mh_transport_header *h, size_t n, const char *v[HX_COUNT])
+{
+	bool cookies = false;
+	for (size_t k = 0; k < HX_COUNT; k++)
+		v[k] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = h[i].name;
+		char first = (char)(name[0] | 0x20); /* the ASCII letter's lower case */
+		if (first == 's') {
+			cookies = cookies || strcasecmp(name, "Set-Cookie") == 0;
+			continue;
+		}
+		if (first != 'x' && first != 'r' && first != 'd')
+			continue;
+		for (size_t k = 0; k < HX_COUNT; k++) {
+			if (v[k] == NULL && (judged_names[k][0] | 0x20) == first &&
+			    strcasecmp(name, judged_names[k]) == 0) {
+				v[k] = h[i].value;
+				break;
+			}
+		}
+	}
+	return cookies;
+}
+
 static mh_status on_headers(void *ud, long http_status, const mh_transport_header *h, size_t n)
 {
 	mh_mapi_ctx *c = ud;
 	exchange *x = &c->x;
 	const char *v;
+	const char *jv[HX_COUNT];
+	bool set_cookies = judged_headers(h, n, jv);
 	x->http_status = http_status;
-	if ((v = header_get(h, n, "X-PendingPeriod")) != NULL && parse_u32(v, &x->pending_period))
+	if ((v = jv[HX_PENDING_PERIOD]) != NULL && parse_u32(v, &x->pending_period))
 		c->pending_period = x->pending_period;
-	if ((v = header_get(h, n, "X-ExpirationInfo")) != NULL && parse_u32(v, &x->expiration))
+	if ((v = jv[HX_EXPIRATION]) != NULL && parse_u32(v, &x->expiration))
 		c->expiration = x->expiration;
-	if ((v = header_get(h, n, "X-ServerApplication")) != NULL) {
+	if ((v = jv[HX_SERVER_APP]) != NULL) {
 		size_t len = strlen(v);
 		x->server_app = dupn(v, len > SERVER_APP_MAX ? SERVER_APP_MAX : len);
 		if (x->server_app == NULL)
 			return mh_error_oom();
 	}
 	bool bad_rc = false;
-	if ((v = header_get(h, n, "X-ResponseCode")) != NULL) {
+	if ((v = jv[HX_RESPONSE_CODE]) != NULL) {
 		x->have_rc = parse_u32(v, &x->rc);
 		bad_rc = !x->have_rc;
 	}
 	if (http_status == 401)
 		x->bearer = mh_bearer_refusal_of(h, n);
 	if (http_status == 429 || http_status == 503)
-		x->retry_after =
-		    retry_after_ms(header_get(h, n, "Retry-After"), header_get(h, n, "Date"));
+		x->retry_after = retry_after_ms(jv[HX_RETRY_AFTER], jv[HX_DATE]);
 
 	/* A new context's cookies replace the old context's, which a reconnect sent along. */
 	bool fresh = http_status == 200 && x->have_rc && x->rc == 0 &&
 	             (x->type == MH_RT_CONNECT || x->type == MH_RT_BIND);
 	bool cleared = false;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && set_cookies; i++) {
 		if (strcasecmp(h[i].name, "Set-Cookie") != 0)
 			continue;
 		if (fresh && !cleared) {
@@ -1006,6 +1049,52 @@ static void on_done(void *ud, mh_status st)
 	free(held.server_app);
 }
 
+/* Writes v in decimal at out (room for 11 bytes); returns the length. */
+static size_t put_u32(char *out, uint32_t v)
+{
+	char tmp[10];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * c->hb for a request of this type and X-RequestId counter. The codec builds it once per
+ * X-RequestId GUID and X-ClientInfo; later requests change the type and the counter only.
+ */
+static mh_status request_headers(mh_mapi_ctx *c, mh_mapihttp_request_type type, uint32_t counter)
+{
+	if (!c->have_hb) {
+		mh_mapihttp_request_info info = MH_MAPIHTTP_REQUEST_INFO_INIT;
+		info.type = type;
+		info.request_guid = c->request_guid;
+		info.request_counter = 0;
+		info.client_guid = c->client_guid;
+		info.client_counter = c->client_counter;
+		info.client_application = c->client_app;
+		mh_status st = mh_mapihttp_request_headers_build(&c->hb, &info);
+		if (st != S_OK)
+			return st;
+		/* "{GUID}:0": the prefix is everything up to the counter */
+		const char *colon = strrchr(c->hb.request_id, ':');
+		if (colon == NULL || c->hb.n < 4 || c->hb.h[3].value != c->hb.request_id ||
+		    strcmp(c->hb.h[2].name, "X-RequestType") != 0)
+			return mh_error_set(MAPI_E_CALL_FAILED, -1,
+			                    "X-RequestId not in the form {GUID}:n");
+		c->hb_prefix = (size_t)(colon - c->hb.request_id) + 1;
+		c->have_hb = true;
+	}
+	c->hb.h[2].value = mh_mapihttp_request_type_name(type);
+	put_u32(c->hb.request_id + c->hb_prefix, counter);
+	return S_OK;
+}
+
 mh_status mh_mapi_ctx_send(mh_mapi_ctx *c, mh_mapihttp_request_type type, const void *body,
                            size_t len, mh_mapi_ctx_done done, void *payload)
 {
@@ -1024,23 +1113,16 @@ mh_status mh_mapi_ctx_send(mh_mapi_ctx *c, mh_mapihttp_request_type type, const 
 		                    name != NULL ? name : "(unknown)",
 		                    c->endpoint == MH_ENDPOINT_NSPI ? "address book (NSPI)"
 		                                                    : "mailbox (EMSMDB)");
-	mh_mapihttp_request_info info = MH_MAPIHTTP_REQUEST_INFO_INIT;
-	mh_mapihttp_request_headers hb;
-	info.type = type;
-	info.request_guid = c->request_guid;
-	info.request_counter = c->request_counter + 1;
-	info.client_guid = c->client_guid;
-	info.client_counter = c->client_counter;
-	info.client_application = c->client_app;
-	mh_status st = mh_mapihttp_request_headers_build(&hb, &info);
+	mh_status st = request_headers(c, type, c->request_counter + 1);
 	if (st != S_OK)
 		return st;
+	const mh_mapihttp_request_headers *hbp = &c->hb;
 
 	mh_transport_header h[MH_MAPIHTTP_REQUEST_HEADERS_MAX + 2];
 	size_t n = 0;
-	for (size_t i = 0; i < hb.n; i++) {
-		h[n].name = hb.h[i].name;
-		h[n++].value = hb.h[i].value;
+	for (size_t i = 0; i < hbp->n; i++) {
+		h[n].name = hbp->h[i].name;
+		h[n++].value = hbp->h[i].value;
 	}
 	mh_buf cookies = MH_BUF_INIT;
 	char expiration[16];
@@ -1077,7 +1159,7 @@ mh_status mh_mapi_ctx_send(mh_mapi_ctx *c, mh_mapihttp_request_type type, const 
 	c->x.type = type;
 	c->x.done = done;
 	c->x.payload = payload;
-	snprintf(c->x.request_id, sizeof(c->x.request_id), "%s", hb.request_id);
+	memcpy(c->x.request_id, hbp->request_id, sizeof(c->x.request_id));
 	mh_mapihttp_stream_init(&c->stream, on_event, c);
 	mh_transport *t = mh_loop_transport(c->loop);
 	st = t->ops->start(t->self, &rq, &cb, &c->x.tid);
