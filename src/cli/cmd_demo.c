@@ -838,6 +838,10 @@ static void print_eid(const char *caption, uint32_t cb, const ENTRYID *eid)
 static void print_status(mh_session *s, const char *what, mh_status st)
 {
 	const char *msg = s != NULL ? mh_session_errmsg(s) : "";
+	/* The library's message may already name the call. */
+	size_t wl = strlen(what);
+	if (msg != NULL && strncmp(msg, what, wl) == 0 && msg[wl] == ':' && msg[wl + 1] == ' ')
+		msg += wl + 2;
 	char *text;
 	if (st == S_OK)
 		text = mh_cli_format("%s: S_OK", what);
@@ -1206,9 +1210,10 @@ static void step_scan(mh_session *s, const demo_server *srv, demo_story *story)
 		free(shown);
 		free(text);
 	}
-	printf("   %u selected, %u ok, %u failed, %llu HTTP requests, %llu ms\n",
-	       (unsigned)sum.selected, (unsigned)sum.ok, (unsigned)sum.failed,
-	       (unsigned long long)sum.requests, (unsigned long long)sum.elapsed_ms);
+	printf("   %u mailboxes, %u stores: %u ok, %u failed; %llu HTTP requests, %llu ms\n",
+	       (unsigned)sum.selected, (unsigned)(sum.ok + sum.failed), (unsigned)sum.ok,
+	       (unsigned)sum.failed, (unsigned long long)sum.requests,
+	       (unsigned long long)sum.elapsed_ms);
 	if (st == S_OK && (!bob || !bob_archive))
 		deviation(story, "the scan should read bob's mailbox and archive");
 	for (size_t i = 0; i < sr.n; i++) {

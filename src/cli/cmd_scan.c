@@ -384,12 +384,12 @@ int mh_cli_scan_main(int argc, char **argv)
 	st = mh_scan(s, &so, &sum);
 	bar_clear(&o);
 	if (st == S_OK || st == MAPI_E_USER_CANCEL)
-		mh_cli_verbose(&id,
-		               "%u mailboxes selected, %u skipped (checkpoint), %u ok, %u failed, "
-		               "%llu requests, %llu ms",
-		               sum.selected, sum.skipped, sum.ok, sum.failed,
-		               (unsigned long long)sum.requests,
-		               (unsigned long long)sum.elapsed_ms);
+		mh_cli_verbose(
+		    &id,
+		    "%u mailboxes selected, %u skipped (checkpoint); stores: %u ok, %u failed; "
+		    "%llu requests, %llu ms",
+		    sum.selected, sum.skipped, sum.ok, sum.failed, (unsigned long long)sum.requests,
+		    (unsigned long long)sum.elapsed_ms);
 	if (o.write_fail) {
 		fprintf(stderr, "mapihttp scan: standard output could not be written\n");
 		rc = MH_CLI_EXIT_ERROR;
