@@ -453,3 +453,52 @@ int mh_test_make_cert(const char *dir, char *cert, char *key, size_t cap)
 	mh_test_run_result_free(&r);
 	return rc;
 }
+
+static bool env_dropped(const char *var, const char *const *drop, const char *const *extra)
+{
+	for (size_t j = 0; drop != NULL && drop[j] != NULL; j++)
+		if (strncmp(var, drop[j], strlen(drop[j])) == 0)
+			return true;
+	for (size_t j = 0; extra != NULL && extra[j] != NULL; j++) {
+		size_t n = strcspn(extra[j], "=") + 1;
+		if (strncmp(var, extra[j], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+char **mh_test_env(const char *const *drop, const char *const *extra)
+{
+	size_t nenv = 0, nextra = 0;
+	while (environ[nenv] != NULL)
+		nenv++;
+	while (extra != NULL && extra[nextra] != NULL)
+		nextra++;
+	char **envp = calloc(nenv + nextra + 1, sizeof(*envp));
+	if (envp == NULL) {
+		fprintf(stderr, "mh_test: out of memory\n");
+		return NULL;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < nenv + nextra; i++) {
+		const char *v = i < nenv ? environ[i] : extra[i - nenv];
+		if (i < nenv && env_dropped(v, drop, extra))
+			continue;
+		if ((envp[k] = strdup(v)) == NULL) {
+			fprintf(stderr, "mh_test: out of memory\n");
+			mh_test_env_free(envp); /* envp[k] is NULL: frees what came before */
+			return NULL;
+		}
+		k++;
+	}
+	return envp;
+}
+
+void mh_test_env_free(char **envp)
+{
+	if (envp == NULL)
+		return;
+	for (size_t i = 0; envp[i] != NULL; i++)
+		free(envp[i]);
+	free(envp);
+}

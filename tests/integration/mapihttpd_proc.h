@@ -64,6 +64,15 @@ int mh_test_run(mh_test_run_result *r, const char *binary, const char *const *ar
                 char *const *envp, const char *stdin_text);
 void mh_test_run_result_free(mh_test_run_result *r);
 
+/*
+ * This process's environment without the variables whose "NAME=value" starts with one of
+ * drop (NULL-terminated prefixes such as "MAPIHTTP_", may be NULL) or that extra sets, then
+ * extra (NULL-terminated "NAME=value" strings, may be NULL): an envp for mh_test_run, so a
+ * tool under test sees no credential of the developer's shell. Free with mh_test_env_free.
+ */
+char **mh_test_env(const char *const *drop, const char *const *extra);
+void mh_test_env_free(char **envp);
+
 /* A new directory under $TMPDIR (or /tmp), its path in out. */
 int mh_test_make_temp_dir(char *out, size_t cap);
 

@@ -41,8 +41,6 @@
 #define SVC_PASS   "Svc-Pass-1"
 #define WRONG_PASS "Wr0ng-Secret-4711"
 
-extern char **environ;
-
 typedef struct fixture {
 	mh_test_server server; /* its directory holds the temporary files too */
 	char ad_url[600];      /* <base>/autodiscover/autodiscover.xml */
@@ -77,25 +75,12 @@ static int teardown(void **state)
  */
 static mh_test_run_result run_tool(const char *const *env, const char *const *args)
 {
-	size_t ne = 0, nenv = 0;
-	while (env != NULL && env[ne] != NULL)
-		ne++;
-	while (environ[nenv] != NULL)
-		nenv++;
-	char **envp = calloc(nenv + ne + 1, sizeof(*envp));
+	static const char *const drop[] = {"MAPIHTTP_", NULL};
+	char **envp = mh_test_env(drop, env);
 	assert_non_null(envp);
-	size_t k = 0;
-	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(environ[i], "MAPIHTTP_", 9) != 0)
-			envp[k++] = strdup(environ[i]);
-	for (size_t i = 0; i < ne; i++)
-		envp[k++] = strdup(env[i]);
-
 	mh_test_run_result r;
 	assert_int_equal(mh_test_run(&r, MH_CLI_PATH, args, envp, NULL), 0);
-	for (size_t i = 0; i < k; i++)
-		free(envp[i]);
-	free(envp);
+	mh_test_env_free(envp);
 	return r;
 }
 

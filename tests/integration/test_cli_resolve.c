@@ -29,8 +29,6 @@
 #define SVC_PASS "Svc-Pass-1"
 #define NOBODY   "nobody-at-all"
 
-extern char **environ;
-
 typedef struct fixture {
 	mh_test_server server;
 	char ad_url[600]; /* <base>/autodiscover/autodiscover.xml */
@@ -58,21 +56,13 @@ static int teardown(void **state)
 /* Runs mapihttp with this environment minus MAPIHTTP_*, plus the svc password. */
 static mh_test_run_result run_tool(const char *const *args)
 {
-	size_t nenv = 0;
-	while (environ[nenv] != NULL)
-		nenv++;
-	char **envp = calloc(nenv + 2, sizeof(*envp));
+	static const char *const drop[] = {"MAPIHTTP_", NULL};
+	static const char *const extra[] = {"MAPIHTTP_PASSWORD=" SVC_PASS, NULL};
+	char **envp = mh_test_env(drop, extra);
 	assert_non_null(envp);
-	size_t k = 0;
-	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(environ[i], "MAPIHTTP_", 9) != 0)
-			envp[k++] = strdup(environ[i]);
-	envp[k++] = strdup("MAPIHTTP_PASSWORD=" SVC_PASS);
 	mh_test_run_result r;
 	assert_int_equal(mh_test_run(&r, MH_CLI_PATH, args, envp, NULL), 0);
-	for (size_t i = 0; i < k; i++)
-		free(envp[i]);
-	free(envp);
+	mh_test_env_free(envp);
 	return r;
 }
 

@@ -41,8 +41,6 @@
 /* base64("svc@contoso.test:Svc-Pass-1"): what a Basic header carries. */
 #define SVC_BASIC "c3ZjQGNvbnRvc28udGVzdDpTdmMtUGFzcy0x"
 
-extern char **environ;
-
 typedef struct fixture {
 	mh_test_server server;
 	char ad_url[600]; /* <base>/autodiscover/autodiscover.xml */
@@ -78,32 +76,12 @@ static int teardown(void **state)
  */
 static mh_test_run_result run_env(const char *const *env, const char *const *args)
 {
-	size_t nenv = 0, nextra = 0;
-	while (environ[nenv] != NULL)
-		nenv++;
-	while (env != NULL && env[nextra] != NULL)
-		nextra++;
-	char **envp = calloc(nenv + nextra + 1, sizeof(*envp));
+	static const char *const drop[] = {"MAPIHTTP_", "TMPDIR=", NULL};
+	char **envp = mh_test_env(drop, env);
 	assert_non_null(envp);
-	size_t k = 0;
-	for (size_t i = 0; i < nenv; i++) {
-		bool keep = strncmp(environ[i], "MAPIHTTP_", 9) != 0 &&
-		            strncmp(environ[i], "TMPDIR=", 7) != 0;
-		/* A variable env sets replaces this environment's. */
-		for (size_t j = 0; keep && j < nextra; j++) {
-			size_t n = strcspn(env[j], "=") + 1;
-			keep = strncmp(environ[i], env[j], n) != 0;
-		}
-		if (keep)
-			envp[k++] = strdup(environ[i]);
-	}
-	for (size_t i = 0; i < nextra; i++)
-		envp[k++] = strdup(env[i]);
 	mh_test_run_result r;
 	assert_int_equal(mh_test_run(&r, MH_CLI_PATH, args, envp, NULL), 0);
-	for (size_t i = 0; i < k; i++)
-		free(envp[i]);
-	free(envp);
+	mh_test_env_free(envp);
 	return r;
 }
 

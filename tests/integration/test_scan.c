@@ -3,7 +3,7 @@
  * the server's own store, failures that do not stop the scan, concurrency, checkpoint, shards,
  * every --fault kind, HTTPS, and the command's NDJSON and exit codes.
  */
-#define _DEFAULT_SOURCE /* strdup, environ */
+#define _DEFAULT_SOURCE /* strdup */
 
 #include <signal.h>
 #include <stdarg.h>
@@ -28,8 +28,6 @@
 #ifndef MH_SERVER_PATH
 #error "MH_SERVER_PATH must name the mapihttpd binary"
 #endif
-
-extern char **environ;
 
 #define SAMPLE_DOMAIN "@contoso.test"
 #define GEN_DOMAIN    "@example.test"
@@ -853,23 +851,15 @@ static void test_scan__https(void **state)
 static mh_test_run_result run_cli_in(const char *const *args, const char *password,
                                      const char *stdin_text)
 {
-	size_t nenv = 0;
-	while (environ[nenv] != NULL)
-		nenv++;
-	char **envp = calloc(nenv + 2, sizeof(*envp));
-	assert_non_null(envp);
-	size_t k = 0;
-	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(environ[i], "MAPIHTTP_", 9) != 0)
-			envp[k++] = strdup(environ[i]);
+	static const char *const drop[] = {"MAPIHTTP_", NULL};
 	char pw[128];
 	snprintf(pw, sizeof(pw), "MAPIHTTP_PASSWORD=%s", password);
-	envp[k++] = strdup(pw);
+	const char *const extra[] = {pw, NULL};
+	char **envp = mh_test_env(drop, extra);
+	assert_non_null(envp);
 	mh_test_run_result r;
 	assert_int_equal(mh_test_run(&r, MH_CLI_PATH, args, envp, stdin_text), 0);
-	for (size_t i = 0; i < k; i++)
-		free(envp[i]);
-	free(envp);
+	mh_test_env_free(envp);
 	return r;
 }
 
