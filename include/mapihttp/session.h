@@ -19,8 +19,9 @@ MH_BEGIN_DECLS
 /*
  * Every call below is synchronous: it runs the session's event loop until its work is done.
  * A session and everything opened from it belong to one thread at a time. Objects opened from
- * a store (folders, tables, messages) must be closed before the store; stores before the
- * session (mh_session_close closes what is left, in that order). Results handed back as
+ * a store (folders, tables, messages) must be closed before the store (they are not tracked:
+ * one left open dangles); stores may be left to mh_session_close, which closes them before
+ * the session. Results handed back as
  * pointers are MAPI buffers (free with MAPIFreeBuffer) unless a comment says otherwise; strings
  * are UTF-8. After a failure, mh_session_errmsg() says what happened, naming the server's own
  * code where there was one; it never holds a password, token or cookie.
@@ -193,8 +194,8 @@ MH_EXTERN mh_status mh_session_mailbox_entryid(mh_session *s, const char *smtp_a
 MH_EXTERN mh_status mh_session_open_msg_store(mh_store **out, mh_session *s, uint32_t cb,
                                               const ENTRYID *eid, uint32_t flags);
 
-/* Logs off (RopRelease) and, when it was the last logon on its endpoint, Disconnects.
- * NULL and the primary store are no-ops. */
+/* Logs off: RopRelease of the logon while other stores share its session context, else
+ * Disconnect (which ends the logon with the context). NULL and the primary store are no-ops. */
 MH_EXTERN void mh_store_close(mh_store *st);
 
 /* What the logon said. Strings live as long as the store. */
