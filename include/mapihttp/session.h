@@ -21,9 +21,9 @@ MH_BEGIN_DECLS
  * A session and everything opened from it belong to one thread at a time. Objects opened from
  * a store (folders, tables, messages) must be closed before the store (they are not tracked:
  * one left open dangles); stores may be left to mh_session_close, which closes them before
- * the session. Results handed back as
- * pointers are MAPI buffers (free with MAPIFreeBuffer) unless a comment says otherwise; strings
- * are UTF-8. After a failure, mh_session_errmsg() says what happened, naming the server's own
+ * the session. Results handed back as pointers are MAPI buffers (free with MAPIFreeBuffer)
+ * unless a comment says otherwise; strings are UTF-8. After a failure, mh_session_errmsg()
+ * says what happened, naming the server's own
  * code where there was one; it never holds a password, token or cookie.
  */
 
