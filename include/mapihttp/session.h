@@ -23,8 +23,8 @@ MH_BEGIN_DECLS
  * one left open dangles); stores may be left to mh_session_close, which closes them before
  * the session. Results handed back as pointers are MAPI buffers (free with MAPIFreeBuffer)
  * unless a comment says otherwise; strings are UTF-8. After a failure, mh_session_errmsg()
- * says what happened, naming the server's own
- * code where there was one; it never holds a password, token or cookie.
+ * says what happened, naming the server's own code where there was one; it never holds a
+ * password, token or cookie.
  */
 
 typedef struct mh_session mh_session;
