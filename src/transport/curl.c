@@ -86,7 +86,7 @@ struct creq {
 	mh_transport_callbacks cb;
 	bool added;     /* in the multi */
 	bool finishing; /* reap() is delivering its end: cancel() only marks it */
-	bool dead;      /* cancelled: no callback runs, swept after perform */
+	bool dead;      /* cancelled: no callback runs, swept after socket_action returns */
 	bool delivered;
 	int host;            /* index in t->hosts while added, -1 otherwise */
 	uint64_t started_ms; /* when start() took it: a wait for a connection counts */
@@ -839,8 +839,8 @@ static void curl_cancel(void *self, uint64_t id)
 		unlink_req(t, r);
 		release(t, r);
 	}
-	/* Else libcurl is running one of our callbacks (sweep() frees r when perform returns), or
-	 * reap() is delivering r's end and frees it. */
+	/* Else libcurl is running one of our callbacks (sweep() frees r when socket_action
+	 * returns), or reap() is delivering r's end and frees it. */
 }
 
 static void sweep(ctransport *t)

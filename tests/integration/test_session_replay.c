@@ -244,6 +244,33 @@ static void assert_script_done(const fixture *f)
 	assert_int_equal(f->r.next, f->r.n_steps);
 }
 
+/* bob's v3 EntryID from his Autodiscover answer (into *cb, *eid). */
+static void bob_entryid(fixture *f, uint32_t *cb, ENTRYID **eid)
+{
+	mh_status st = mh_session_mailbox_entryid(f->s, "bob@example.test", false, cb, eid);
+	if (st != S_OK)
+		fail_msg("mailbox_entryid: %s (%s); replay: %s", mh_status_str(st),
+		         mh_session_errmsg(f->s), f->r.failure);
+}
+
+static mh_store *open_store(fixture *f, uint32_t cb, const ENTRYID *eid)
+{
+	mh_store *st = NULL;
+	mh_status r = mh_session_open_msg_store(&st, f->s, cb, eid, 0);
+	if (r != S_OK)
+		fail_msg("open bob: %s (%s); replay: %s", mh_status_str(r), mh_session_errmsg(f->s),
+		         f->r.failure);
+	return st;
+}
+
+/* Closes the session, whose last requests must end the script. */
+static void close_session(fixture *f)
+{
+	mh_session_close(f->s);
+	f->s = NULL;
+	assert_script_done(f);
+}
+
 /* Autodiscover, Connect, RopLogon to her own mailbox; Disconnect at close. */
 static void test_session_replay__open_and_close(void **state)
 {
@@ -266,9 +293,7 @@ static void test_session_replay__open_and_close(void **state)
 	assert_int_not_equal(si.ipm_subtree_fid, 0);
 	assert_string_equal(si.mailbox_dn, ALICE_DN);
 	f.r.n_steps = 4;
-	mh_session_close(f.s);
-	f.s = NULL;
-	assert_script_done(&f);
+	close_session(&f);
 	assert_true(f.r.bodies_compared >= 2);
 	fixture_close(&f);
 }
@@ -303,9 +328,7 @@ static void test_session_replay__resolve(void **state)
 	assert_non_null(strstr(e[0].mdb_dn, "Private MDB"));
 	MAPIFreeBuffer(e);
 	f.r.n_steps = 7;
-	mh_session_close(f.s);
-	f.s = NULL;
-	assert_script_done(&f);
+	close_session(&f);
 	fixture_close(&f);
 }
 
@@ -329,10 +352,7 @@ static void test_session_replay__spoke(void **state)
 	f.r.n_steps = 4;
 	uint32_t cb = 0;
 	ENTRYID *eid = NULL;
-	mh_status st = mh_session_mailbox_entryid(f.s, "bob@example.test", false, &cb, &eid);
-	if (st != S_OK)
-		fail_msg("mailbox_entryid: %s (%s); replay: %s", mh_status_str(st),
-		         mh_session_errmsg(f.s), f.r.failure);
+	bob_entryid(&f, &cb, &eid);
 	mh_store_entryid *parsed = NULL;
 	assert_int_equal(mh_store_entryid_parse(&parsed, cb, eid), S_OK);
 	assert_int_equal(parsed->version, 3);
@@ -340,11 +360,7 @@ static void test_session_replay__spoke(void **state)
 	MAPIFreeBuffer(parsed);
 
 	f.r.n_steps = 6;
-	mh_store *bob = NULL;
-	st = mh_session_open_msg_store(&bob, f.s, cb, eid, 0);
-	if (st != S_OK)
-		fail_msg("open bob: %s (%s); replay: %s", mh_status_str(st), mh_session_errmsg(f.s),
-		         f.r.failure);
+	mh_store *bob = open_store(&f, cb, eid);
 	mh_store_info si;
 	mh_store_get_info(bob, &si);
 	assert_true(si.owner);
@@ -354,9 +370,7 @@ static void test_session_replay__spoke(void **state)
 	mh_store_close(bob);
 	assert_script_done(&f);
 	f.r.n_steps = 8;
-	mh_session_close(f.s);
-	f.s = NULL;
-	assert_script_done(&f);
+	close_session(&f);
 	MAPIFreeBuffer(eid);
 	fixture_close(&f);
 }
@@ -381,19 +395,9 @@ static void test_session_replay__spoke_connect_is_outlooks(void **state)
 	f.r.n_steps = 8;
 	uint32_t cb = 0;
 	ENTRYID *eid = NULL;
-	mh_status st = mh_session_mailbox_entryid(f.s, "bob@example.test", false, &cb, &eid);
-	if (st != S_OK)
-		fail_msg("mailbox_entryid: %s (%s); replay: %s", mh_status_str(st),
-		         mh_session_errmsg(f.s), f.r.failure);
-	mh_store *bob = NULL;
-	st = mh_session_open_msg_store(&bob, f.s, cb, eid, 0);
-	if (st != S_OK)
-		fail_msg("open bob: %s (%s); replay: %s", mh_status_str(st), mh_session_errmsg(f.s),
-		         f.r.failure);
-	mh_store_close(bob);
-	mh_session_close(f.s);
-	f.s = NULL;
-	assert_script_done(&f);
+	bob_entryid(&f, &cb, &eid);
+	mh_store_close(open_store(&f, cb, eid));
+	close_session(&f);
 	assert_int_equal(f.r.bodies_compared, 4);
 	MAPIFreeBuffer(eid);
 	fixture_close(&f);
@@ -434,9 +438,7 @@ static void test_session_replay__unknown_mailbox(void **state)
 	assert_null(eid);
 	assert_non_null(strstr(mh_session_errmsg(f.s), "nobody@example.test"));
 	f.r.n_steps = 5;
-	mh_session_close(f.s);
-	f.s = NULL;
-	assert_script_done(&f);
+	close_session(&f);
 	fixture_close(&f);
 }
 
