@@ -136,6 +136,29 @@ static void make_random(uint8_t *p, size_t cap)
 		p[i] = (uint8_t)rng_next(&s);
 }
 
+/* How many calls of fn take about SECONDS / 20. */
+static size_t calibrate(void (*fn)(void *, size_t), void *arg)
+{
+	size_t iters = 1;
+	for (;;) {
+		double t0 = now();
+		for (size_t k = 0; k < iters; k++)
+			fn(arg, k);
+		if (now() - t0 >= SECONDS / 20)
+			return iters;
+		iters *= 2;
+	}
+}
+
+/* Calls per second of one slice of iters calls. */
+static double slice(void (*fn)(void *, size_t), void *arg, size_t iters)
+{
+	double t0 = now();
+	for (size_t k = 0; k < iters; k++)
+		fn(arg, k);
+	return (double)iters / (now() - t0);
+}
+
 /*
  * Calls fn for about SECONDS seconds in ten slices and returns the best
  * slice's calls per second. Time is this thread's CPU time and the best
@@ -144,25 +167,33 @@ static void make_random(uint8_t *p, size_t cap)
  */
 static double timed(void (*fn)(void *, size_t), void *arg)
 {
-	size_t iters = 1;
+	size_t iters = calibrate(fn, arg);
 	double best = 0;
-	for (;;) {
-		double t0 = now();
-		for (size_t k = 0; k < iters; k++)
-			fn(arg, k);
-		if (now() - t0 >= SECONDS / 20)
-			break;
-		iters *= 2;
-	}
-	for (int slice = 0; slice < 10; slice++) {
-		double t0 = now();
-		for (size_t k = 0; k < iters; k++)
-			fn(arg, k);
-		double rate = (double)iters / (now() - t0);
+	for (int k = 0; k < 10; k++) {
+		double rate = slice(fn, arg, iters);
 		if (rate > best)
 			best = rate;
 	}
 	return best;
+}
+
+/*
+ * timed() for two functions whose speeds are compared: their slices
+ * alternate, so that a slower or faster spell of a shared machine falls on
+ * both alike rather than on whichever happened to run then.
+ */
+static void timed_pair(void (*fa)(void *, size_t), void (*fb)(void *, size_t), void *arg,
+                       double *ra, double *rb)
+{
+	size_t ia = calibrate(fa, arg), ib = calibrate(fb, arg);
+	*ra = *rb = 0;
+	for (int k = 0; k < 20; k++) {
+		double a = slice(fa, arg, ia), b = slice(fb, arg, ib);
+		if (a > *ra)
+			*ra = a;
+		if (b > *rb)
+			*rb = b;
+	}
 }
 
 typedef struct {
@@ -357,8 +388,10 @@ int main(void)
 		const double mb = PAYLOAD / 1e6;
 		printf("lz77_ratio %s: %.3f (%d -> %zu bytes)\n", names[b],
 		       (double)j.clen / PAYLOAD, PAYLOAD, j.clen);
-		double fast = timed(run_decompress, &j) * mb;
-		double slow = timed(run_byteloop, &j) * mb;
+		double fast, slow;
+		timed_pair(run_decompress, run_byteloop, &j, &fast, &slow);
+		fast *= mb;
+		slow *= mb;
 		printf("lz77_decompress %s: %.1f MB/s\n", names[b], fast);
 		printf("lz77_decompress_byteloop %s: %.1f MB/s (ours %.2fx faster)\n", names[b],
 		       slow, fast / slow);

@@ -1191,6 +1191,47 @@ static void test_lz77__short_matches_every_distance(void **state)
 }
 
 /*
+ * Matches in the first 8 KiB that reach back to the first byte of the
+ * output or just short of it, at every item position of a flag word, and
+ * one that reaches a byte further, which is corrupt. The word loop passes
+ * a short match there with one compare against the output length at the
+ * start of its word, and leaves any match reaching into the word's own
+ * output to the exact check: both sides of that line are crossed here.
+ */
+static void test_lz77__first_window_reach(void **state)
+{
+	(void)state;
+	uint64_t s = 61;
+	for (size_t lead = 300; lead < 300 + 32; lead++) {
+		struct sw w;
+		sw_init(&w, 20000, 20000);
+		sw_random_literals(&w, lead, &s);
+		size_t bad_at = 0, bad_on = 0, bad_len = 0, n = 0;
+		while (w.on < 8000) {
+			size_t len = 3 + rng_next(&s) % 7, on = w.on, before = w.zn;
+			sw_match(&w, on - rng_next(&s) % 3, len);
+			if (n++ == lead - 290) {
+				bad_on = on;
+				bad_len = len;
+				bad_at = w.flagpos == before ? before + 4 : before;
+			}
+			for (size_t k = rng_next(&s) % 3; k > 0; k--)
+				sw_literal(&w, (uint8_t)rng_next(&s));
+		}
+		sw_finish(&w);
+		check_stream_paths(&w, 8, 8);
+		assert_true(bad_at != 0);
+		/* one byte further than the output reaches */
+		uint32_t m = (uint32_t)bad_on << 3 | (uint32_t)(bad_len - 3);
+		w.z[bad_at] = (uint8_t)m;
+		w.z[bad_at + 1] = (uint8_t)(m >> 8);
+		expect_corrupt_at(w.z, w.zn, w.on, bad_at);
+		check_paths(w.z, w.zn, w.out, w.on);
+		sw_free(&w);
+	}
+}
+
+/*
  * Literal runs of 1..40 bytes that end the output exactly at dst_cap,
  * after short matches at distances that take each copy path, so that the
  * last words leave the word loop with a run in flight; every cut of the
@@ -1388,6 +1429,7 @@ int main(void)
 	    cmocka_unit_test(test_lz77__short_stream),
 	    cmocka_unit_test(test_lz77__invalid_parameters),
 	    cmocka_unit_test(test_lz77__short_matches_every_distance),
+	    cmocka_unit_test(test_lz77__first_window_reach),
 	    cmocka_unit_test(test_lz77__runs_end_at_capacity),
 	    cmocka_unit_test(test_lz77__extended_lengths_near_input_end),
 	    cmocka_unit_test(test_lz77__portable_matches_dispatch),
