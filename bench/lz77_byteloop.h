@@ -21,4 +21,11 @@ struct mh_lz77_ref_stats {
 int mh_lz77_ref_decode(const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,
                        struct mh_lz77_ref_stats *st);
 
+typedef int (*mh_lz77_ref_fn)(const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,
+                              struct mh_lz77_ref_stats *st);
+
+/* mh_lz77_ref_decode at mh_lz77_ref_ncopies code placements, for the benchmark (see the .c). */
+extern const mh_lz77_ref_fn mh_lz77_ref_copies[];
+extern const size_t mh_lz77_ref_ncopies;
+
 #endif
