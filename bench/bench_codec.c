@@ -159,6 +159,19 @@ static double slice(void (*fn)(void *, size_t), void *arg, size_t iters)
 	return (double)iters / (now() - t0);
 }
 
+/* The best of n slices of fn, in calls per second. */
+static double best_of(void (*fn)(void *, size_t), void *arg, int n)
+{
+	size_t iters = calibrate(fn, arg);
+	double best = 0;
+	for (int k = 0; k < n; k++) {
+		double rate = slice(fn, arg, iters);
+		if (rate > best)
+			best = rate;
+	}
+	return best;
+}
+
 /*
  * Calls fn for about SECONDS seconds in ten slices and returns the best
  * slice's calls per second. Time is this thread's CPU time and the best
@@ -167,14 +180,7 @@ static double slice(void (*fn)(void *, size_t), void *arg, size_t iters)
  */
 static double timed(void (*fn)(void *, size_t), void *arg)
 {
-	size_t iters = calibrate(fn, arg);
-	double best = 0;
-	for (int k = 0; k < 10; k++) {
-		double rate = slice(fn, arg, iters);
-		if (rate > best)
-			best = rate;
-	}
-	return best;
+	return best_of(fn, arg, 10);
 }
 
 /*
@@ -235,13 +241,7 @@ static double pick_byteloop(job *j)
 	mh_lz77_ref_fn best = mh_lz77_ref_copies[0];
 	for (size_t c = 0; c < mh_lz77_ref_ncopies; c++) {
 		j->ref = mh_lz77_ref_copies[c];
-		size_t iters = calibrate(run_byteloop, j);
-		double rate = 0;
-		for (int k = 0; k < 3; k++) {
-			double r = slice(run_byteloop, j, iters);
-			if (r > rate)
-				rate = r;
-		}
+		double rate = best_of(run_byteloop, j, 3);
 		if (rate > fastest) {
 			fastest = rate;
 			best = j->ref;
