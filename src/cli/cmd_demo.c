@@ -524,6 +524,38 @@ static int run_openssl(const demo_server *srv, const char *const *args)
 }
 
 /*
+ * openssl req -x509 with a new P-256 key and a certificate valid for a day, for subject, then
+ * the call's own arguments (NULL-terminated). As run_openssl.
+ */
+static int openssl_req(const demo_server *srv, const char *subject, const char *const *more)
+{
+	static const char *const common[] = {"openssl",
+	                                     "req",
+	                                     "-x509",
+	                                     "-newkey",
+	                                     "ec",
+	                                     "-pkeyopt",
+	                                     "ec_paramgen_curve:prime256v1",
+	                                     "-nodes",
+	                                     "-days",
+	                                     "1",
+	                                     "-subj"};
+	const size_t ncommon = sizeof(common) / sizeof(common[0]);
+	const char *args[32];
+	size_t n = 0;
+	for (; n < ncommon; n++)
+		args[n] = common[n];
+	args[n++] = subject;
+	for (; *more != NULL; more++) {
+		if (n + 1 >= sizeof(args) / sizeof(args[0]))
+			return 1;
+		args[n++] = *more;
+	}
+	args[n] = NULL;
+	return run_openssl(srv, args);
+}
+
+/*
  * A CA made for this run and a certificate for 127.0.0.1 it signs: ca.pem (the client's only
  * trust), server.pem and server.key, in the private directory. 0, -1 (no openssl) or 1.
  */
@@ -534,54 +566,19 @@ static int make_certificates(demo_server *srv, char *cert, char *key, size_t cap
 	snprintf(srv->ca_path, sizeof(srv->ca_path), "%s/ca.pem", srv->dir);
 	snprintf(cert, cap, "%s/server.pem", srv->dir);
 	snprintf(key, cap, "%s/server.key", srv->dir);
-	const char *const ca[] = {"openssl",
-	                          "req",
-	                          "-x509",
-	                          "-newkey",
-	                          "ec",
-	                          "-pkeyopt",
-	                          "ec_paramgen_curve:prime256v1",
-	                          "-nodes",
-	                          "-days",
-	                          "1",
-	                          "-subj",
-	                          "/CN=mapihttp demo CA",
-	                          "-keyout",
-	                          ca_key,
-	                          "-out",
-	                          srv->ca_path,
-	                          NULL};
-	int rc = run_openssl(srv, ca);
+	const char *const ca[] = {"-keyout", ca_key, "-out", srv->ca_path, NULL};
+	int rc = openssl_req(srv, "/CN=mapihttp demo CA", ca);
 	if (rc != 0)
 		return rc;
-	const char *const leaf[] = {"openssl",
-	                            "req",
-	                            "-x509",
-	                            "-newkey",
-	                            "ec",
-	                            "-pkeyopt",
-	                            "ec_paramgen_curve:prime256v1",
-	                            "-nodes",
-	                            "-days",
-	                            "1",
-	                            "-subj",
-	                            "/CN=127.0.0.1",
-	                            "-addext",
-	                            "subjectAltName=IP:127.0.0.1",
-	                            "-addext",
-	                            "basicConstraints=critical,CA:FALSE",
-	                            "-addext",
-	                            "extendedKeyUsage=serverAuth",
-	                            "-CA",
-	                            srv->ca_path,
-	                            "-CAkey",
-	                            ca_key,
-	                            "-keyout",
-	                            key,
-	                            "-out",
-	                            cert,
+	const char *const leaf[] = {"-addext", "subjectAltName=IP:127.0.0.1",
+	                            "-addext", "basicConstraints=critical,CA:FALSE",
+	                            "-addext", "extendedKeyUsage=serverAuth",
+	                            "-CA",     srv->ca_path,
+	                            "-CAkey",  ca_key,
+	                            "-keyout", key,
+	                            "-out",    cert,
 	                            NULL};
-	rc = run_openssl(srv, leaf);
+	rc = openssl_req(srv, "/CN=127.0.0.1", leaf);
 	/* The CA's key has signed its one certificate: nothing else may ever be signed. */
 	unlink(ca_key);
 	return rc;
