@@ -184,22 +184,27 @@ static double timed(void (*fn)(void *, size_t), void *arg)
 }
 
 /*
- * timed() for two functions whose speeds are compared, twenty slices of
- * each, alternating: a slower or faster spell of a shared machine then
- * falls on both alike rather than on whichever happened to run in it.
+ * timed() for n functions whose speeds are compared (fn[k] called with
+ * arg[k]), twenty slices of each in turn: a slower or faster spell of a
+ * shared machine then falls on all alike rather than on whichever happened
+ * to run in it. rate[k] gets fn[k]'s best slice.
  */
-static void timed_pair(void (*fa)(void *, size_t), void (*fb)(void *, size_t), void *arg,
-                       double *ra, double *rb)
+static void timed_alternating(void (*const fn[])(void *, size_t), void *const arg[], size_t n,
+                              double rate[])
 {
-	size_t ia = calibrate(fa, arg), ib = calibrate(fb, arg);
-	*ra = *rb = 0;
-	for (int k = 0; k < 20; k++) {
-		double a = slice(fa, arg, ia), b = slice(fb, arg, ib);
-		if (a > *ra)
-			*ra = a;
-		if (b > *rb)
-			*rb = b;
+	size_t iters[4];
+	if (n > sizeof(iters) / sizeof(iters[0]))
+		abort(); /* a caller's mistake */
+	for (size_t f = 0; f < n; f++) {
+		iters[f] = calibrate(fn[f], arg[f]);
+		rate[f] = 0;
 	}
+	for (int k = 0; k < 20; k++)
+		for (size_t f = 0; f < n; f++) {
+			double r = slice(fn[f], arg[f], iters[f]);
+			if (r > rate[f])
+				rate[f] = r;
+		}
 }
 
 typedef struct {
@@ -232,15 +237,15 @@ static void run_byteloop(void *arg, size_t k)
 }
 
 /*
- * Points j->ref at the byte loop's fastest copy on j's payload (the best of
- * three slices each) and returns the slowest copy's calls per second.
+ * Points j->ref at the fastest of a byte loop's copies on j's payload (the
+ * best of three slices each) and returns the slowest copy's calls per second.
  */
-static double pick_byteloop(job *j)
+static double pick_byteloop(job *j, const mh_lz77_ref_fn *copies)
 {
 	double fastest = 0, slowest = 0;
-	mh_lz77_ref_fn best = mh_lz77_ref_copies[0];
+	mh_lz77_ref_fn best = copies[0];
 	for (size_t c = 0; c < mh_lz77_ref_ncopies; c++) {
-		j->ref = mh_lz77_ref_copies[c];
+		j->ref = copies[c];
 		double rate = best_of(run_byteloop, j, 3);
 		if (rate > fastest) {
 			fastest = rate;
@@ -416,14 +421,30 @@ int main(void)
 		const double mb = PAYLOAD / 1e6;
 		printf("lz77_ratio %s: %.3f (%d -> %zu bytes)\n", names[b],
 		       (double)j.clen / PAYLOAD, PAYLOAD, j.clen);
-		double fast, slow, worst = pick_byteloop(&j) * mb;
-		timed_pair(run_decompress, run_byteloop, &j, &fast, &slow);
-		fast *= mb;
-		slow *= mb;
-		printf("lz77_decompress %s: %.1f MB/s\n", names[b], fast);
-		printf("lz77_decompress_byteloop %s: %.1f MB/s (ours %.2fx faster; its best of %zu "
-		       "code placements, the worst made %.1f)\n",
-		       names[b], slow, fast / slow, mh_lz77_ref_ncopies, worst);
+		/* Ours, then the byte loop checking each match once, then the one
+		 * checking each byte: each loop at its fastest placement. */
+		job jb = j;
+		double worst[3] = {0, pick_byteloop(&j, mh_lz77_ref_copies) * mb,
+		                   pick_byteloop(&jb, mh_lz77_ref_per_byte_copies) * mb};
+		void (*const fn[3])(void *, size_t) = {run_decompress, run_byteloop, run_byteloop};
+		void *const arg[3] = {&j, &j, &jb};
+		double rate[3];
+		timed_alternating(fn, arg, 3, rate);
+		if (j.last != S_OK || jb.last != S_OK) {
+			fprintf(stderr, "%s: a decoder failed while timed\n", names[b]);
+			return 1;
+		}
+		for (int k = 0; k < 3; k++)
+			rate[k] *= mb;
+		printf("lz77_decompress %s: %.1f MB/s\n", names[b], rate[0]);
+		static const char *const loops[] = {"", "lz77_decompress_byteloop",
+		                                    "lz77_decompress_byteloop_per_byte"};
+		for (int k = 1; k < 3; k++)
+			printf(
+			    "%s %s: %.1f MB/s (ours %.2fx faster; its best of %zu code placements, "
+			    "the worst made %.1f)\n",
+			    loops[k], names[b], rate[k], rate[0] / rate[k], mh_lz77_ref_ncopies,
+			    worst[k]);
 		printf("lz77_compress %s: %.1f MB/s\n", names[b], timed(run_compress, &j) * mb);
 		double r = timed(run_probe, &j) * mb;
 		printf("lz77_compress_probe %s: %.1f MB/s (%s)\n", names[b], r,

@@ -1,5 +1,5 @@
 /*
- * The byte-at-a-time MS-XCA decoder of lz77_byteloop.h.
+ * The byte-at-a-time MS-XCA decoders of lz77_byteloop.h.
  */
 #include "lz77_byteloop.h"
 
@@ -11,8 +11,14 @@
 #define REF_INLINE static inline
 #endif
 
+/*
+ * per_byte chooses where a match's bounds are checked: false, once per match
+ * before its copy; true, before every byte it copies (the distance against
+ * the output so far, and the room left), as Samba's and gromox's decoders
+ * do. Both reject the same streams and decode the rest alike.
+ */
 REF_INLINE int ref_decode(const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,
-                          struct mh_lz77_ref_stats *st)
+                          struct mh_lz77_ref_stats *st, int per_byte)
 {
 	size_t i = 0, o = 0, chain = 0;
 	uint32_t flags = 0;
@@ -89,10 +95,13 @@ REF_INLINE int ref_decode(const uint8_t *s, size_t n, uint8_t *d, size_t cap, si
 			chain = 0;
 		}
 		len += 3;
-		if (dist > o || len > cap - o)
+		if (!per_byte && (dist > o || len > cap - o))
 			return -1;
-		for (uint64_t k = 0; k < len; k++, o++)
+		for (uint64_t k = 0; k < len; k++, o++) {
+			if (per_byte && (dist > o || o == cap))
+				return -1;
 			d[o] = d[o - dist];
+		}
 	}
 	*outl = o;
 	return 0;
@@ -101,26 +110,40 @@ REF_INLINE int ref_decode(const uint8_t *s, size_t n, uint8_t *d, size_t cap, si
 int mh_lz77_ref_decode(const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,
                        struct mh_lz77_ref_stats *st)
 {
-	return ref_decode(s, n, d, cap, outl, st);
+	return ref_decode(s, n, d, cap, outl, st, 0);
+}
+
+int mh_lz77_ref_decode_per_byte(const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,
+                                struct mh_lz77_ref_stats *st)
+{
+	return ref_decode(s, n, d, cap, outl, st, 1);
 }
 
 /*
- * The same loop at several code placements. Where the loop sits in a
+ * The same loops at several code placements. Where the loop sits in a
  * 256-byte block moves its speed by up to 15 % on the benchmark machine
  * (AMD EPYC, gcc 12 -O2), differently for each payload, so a single copy
  * makes a yardstick that gains or loses by where the linker put it. Copy k
  * starts on a 256-byte boundary and jumps over 16 * k bytes before its
  * code, which moves all of it by that much and keeps every alignment gcc
  * chose inside it; bench_codec measures the copies and keeps the fastest.
+ * Copy k of the per-byte loop sits 8 bytes further than copy k of the other.
  */
 #if defined(__GNUC__) && defined(__x86_64__)
-#define REF_COPY(k)                                                           \
-	__attribute__((aligned(256), noinline)) static int ref_copy_##k(      \
-	    const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl, \
-	    struct mh_lz77_ref_stats *st)                                     \
-	{                                                                     \
-		__asm__ volatile("jmp 1f\n\t.skip " #k " * 16, 0xcc\n1:");    \
-		return ref_decode(s, n, d, cap, outl, st);                    \
+#define REF_COPY(k)                                                            \
+	__attribute__((aligned(256), noinline)) static int ref_copy_##k(       \
+	    const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,  \
+	    struct mh_lz77_ref_stats *st)                                      \
+	{                                                                      \
+		__asm__ volatile("jmp 1f\n\t.skip " #k " * 16, 0xcc\n1:");     \
+		return ref_decode(s, n, d, cap, outl, st, 0);                  \
+	}                                                                      \
+	__attribute__((aligned(256), noinline)) static int per_byte_copy_##k(  \
+	    const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,  \
+	    struct mh_lz77_ref_stats *st)                                      \
+	{                                                                      \
+		__asm__ volatile("jmp 1f\n\t.skip " #k " * 16 + 8, 0xcc\n1:"); \
+		return ref_decode(s, n, d, cap, outl, st, 1);                  \
 	}
 REF_COPY(0)
 REF_COPY(1)
@@ -139,12 +162,16 @@ REF_COPY(13)
 REF_COPY(14)
 REF_COPY(15)
 
-const mh_lz77_ref_fn mh_lz77_ref_copies[] = {ref_copy_0,  ref_copy_1,  ref_copy_2,  ref_copy_3,
-                                             ref_copy_4,  ref_copy_5,  ref_copy_6,  ref_copy_7,
-                                             ref_copy_8,  ref_copy_9,  ref_copy_10, ref_copy_11,
-                                             ref_copy_12, ref_copy_13, ref_copy_14, ref_copy_15};
+#define REF_COPIES(f)                                                                         \
+	{                                                                                     \
+		f##_0, f##_1, f##_2, f##_3, f##_4, f##_5, f##_6, f##_7, f##_8, f##_9, f##_10, \
+		    f##_11, f##_12, f##_13, f##_14, f##_15                                    \
+	}
+const mh_lz77_ref_fn mh_lz77_ref_copies[] = REF_COPIES(ref_copy);
+const mh_lz77_ref_fn mh_lz77_ref_per_byte_copies[] = REF_COPIES(per_byte_copy);
 const size_t mh_lz77_ref_ncopies = sizeof(mh_lz77_ref_copies) / sizeof(mh_lz77_ref_copies[0]);
 #else
 const mh_lz77_ref_fn mh_lz77_ref_copies[] = {mh_lz77_ref_decode};
+const mh_lz77_ref_fn mh_lz77_ref_per_byte_copies[] = {mh_lz77_ref_decode_per_byte};
 const size_t mh_lz77_ref_ncopies = 1;
 #endif

@@ -469,6 +469,15 @@ static void check_damaged(const uint8_t *z, size_t zl, const uint8_t *plain, siz
 		if (out)
 			assert_memory_equal(d, r, out);
 	}
+	/* So must the benchmark's byte loop that checks every byte it copies. */
+	size_t bl = 0;
+	int rb = mh_lz77_ref_decode_per_byte(z, zl, r, pl, &bl, NULL);
+	assert_int_equal(rb, rr);
+	if (st == S_OK) {
+		assert_int_equal(bl, out);
+		if (out)
+			assert_memory_equal(r, d, out);
+	}
 	free(r);
 	if (st == S_OK) {
 		assert_true(out <= pl);
