@@ -30,7 +30,7 @@ MH_BEGIN_DECLS
  *
  * Never reads src beyond src_len nor writes dst beyond dst_cap. Bytes of dst
  * past *out_len are unspecified on return (the decoder may have used them as
- * scratch), as is all of dst on failure.
+ * scratch), as is all of dst on failure. src and dst must not overlap.
  *
  * @param dst      output buffer of dst_cap bytes (may be NULL when dst_cap is 0)
  * @param dst_cap  number of bytes to produce
