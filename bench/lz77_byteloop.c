@@ -130,21 +130,17 @@ int mh_lz77_ref_decode_per_byte(const uint8_t *s, size_t n, uint8_t *d, size_t c
  * Copy k of the per-byte loop sits 8 bytes further than copy k of the other.
  */
 #if defined(__GNUC__) && defined(__x86_64__)
-#define REF_COPY(k)                                                            \
-	__attribute__((aligned(256), noinline)) static int ref_copy_##k(       \
-	    const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,  \
-	    struct mh_lz77_ref_stats *st)                                      \
-	{                                                                      \
-		__asm__ volatile("jmp 1f\n\t.skip " #k " * 16, 0xcc\n1:");     \
-		return ref_decode(s, n, d, cap, outl, st, 0);                  \
-	}                                                                      \
-	__attribute__((aligned(256), noinline)) static int per_byte_copy_##k(  \
-	    const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl,  \
-	    struct mh_lz77_ref_stats *st)                                      \
-	{                                                                      \
-		__asm__ volatile("jmp 1f\n\t.skip " #k " * 16 + 8, 0xcc\n1:"); \
-		return ref_decode(s, n, d, cap, outl, st, 1);                  \
+#define REF_PLACED(name, skip, per_byte)                                      \
+	__attribute__((aligned(256), noinline)) static int name(              \
+	    const uint8_t *s, size_t n, uint8_t *d, size_t cap, size_t *outl, \
+	    struct mh_lz77_ref_stats *st)                                     \
+	{                                                                     \
+		__asm__ volatile("jmp 1f\n\t.skip " skip ", 0xcc\n1:");       \
+		return ref_decode(s, n, d, cap, outl, st, per_byte);          \
 	}
+#define REF_COPY(k)                             \
+	REF_PLACED(ref_copy_##k, #k " * 16", 0) \
+	REF_PLACED(per_byte_copy_##k, #k " * 16 + 8", 1)
 REF_COPY(0)
 REF_COPY(1)
 REF_COPY(2)
