@@ -745,16 +745,26 @@ decode_bmi2(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len, si
 }
 #endif
 
-static mh_status decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
-                            size_t *out_len, bool dispatch)
+/* The argument checks both directions share; sets *out_len to 0 when it can. */
+static mh_status check_args(const char *fn, const uint8_t *dst, size_t dst_cap, const uint8_t *src,
+                            size_t src_len, size_t *out_len)
 {
 	if (out_len == NULL)
-		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
-		                    "mh_lz77_decompress: out_len must not be NULL");
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1, "%s: out_len must not be NULL",
+		                    fn);
 	*out_len = 0;
 	if ((dst == NULL && dst_cap > 0) || (src == NULL && src_len > 0))
 		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
-		                    "mh_lz77_decompress: NULL buffer with a non-zero size");
+		                    "%s: NULL buffer with a non-zero size", fn);
+	return S_OK;
+}
+
+static mh_status decompress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
+                            size_t *out_len, bool dispatch)
+{
+	mh_status st = check_args("mh_lz77_decompress", dst, dst_cap, src, src_len, out_len);
+	if (st != S_OK)
+		return st;
 	if (dst_cap == 0 || src_len < 4)
 		return S_OK; /* nothing wanted, or not even one flag word */
 #if LZ77_BMI2_CLONE
@@ -919,13 +929,9 @@ static inline size_t match_length(const uint8_t *a, const uint8_t *b, const uint
 mh_status mh_lz77_compress(uint8_t *dst, size_t dst_cap, const uint8_t *src, size_t src_len,
                            size_t *out_len)
 {
-	if (out_len == NULL)
-		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
-		                    "mh_lz77_compress: out_len must not be NULL");
-	*out_len = 0;
-	if ((dst == NULL && dst_cap > 0) || (src == NULL && src_len > 0))
-		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
-		                    "mh_lz77_compress: NULL buffer with a non-zero size");
+	mh_status st = check_args("mh_lz77_compress", dst, dst_cap, src, src_len, out_len);
+	if (st != S_OK)
+		return st;
 	if (dst_cap < 4)
 		goto too_big;
 

@@ -562,6 +562,9 @@ static bool printable(const char *s, size_t n)
 	return true;
 }
 
+/* Where X-RequestType sits in a built header set. */
+#define REQ_TYPE_AT 2
+
 mh_status mh_mapihttp_request_headers_build(mh_mapihttp_request_headers *out,
                                             const mh_mapihttp_request_info *info)
 {
@@ -588,11 +591,33 @@ mh_status mh_mapihttp_request_headers_build(mh_mapihttp_request_headers *out,
 	mh_mapihttp_counted_guid_format(out->client_info, &info->client_guid, info->client_counter);
 	out->h[0] = (mh_http_header){"Content-Type", MH_MAPIHTTP_CONTENT_TYPE};
 	out->h[1] = (mh_http_header){"Accept", MH_MAPIHTTP_CONTENT_TYPE};
-	out->h[2] = (mh_http_header){"X-RequestType", type};
+	out->h[REQ_TYPE_AT] = (mh_http_header){"X-RequestType", type};
 	out->h[3] = (mh_http_header){"X-RequestId", out->request_id};
 	out->h[4] = (mh_http_header){"X-ClientInfo", out->client_info};
 	out->h[5] = (mh_http_header){"X-ClientApplication", out->client_application};
 	out->n = 6;
+	return S_OK;
+}
+
+mh_status mh_mapihttp_request_headers_renew(mh_mapihttp_request_headers *hb,
+                                            mh_mapihttp_request_type type, uint32_t counter)
+{
+	const char *name = mh_mapihttp_request_type_name(type);
+	if (name == NULL)
+		return mh_error_set(MAPI_E_INVALID_PARAMETER, -1,
+		                    "request type %d is not a request type", (int)type);
+	hb->h[REQ_TYPE_AT].value = name;
+	/* "{GUID}:n": the counter is the decimal after the last colon. */
+	char *p = strrchr(hb->request_id, ':') + 1;
+	char digits[10];
+	size_t n = 0;
+	do {
+		digits[n++] = (char)('0' + counter % 10);
+		counter /= 10;
+	} while (counter != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	*p = '\0';
 	return S_OK;
 }
 

@@ -270,6 +270,15 @@ mh_status mh_mapihttp_request_headers_build(mh_mapihttp_request_headers *out,
                                             const mh_mapihttp_request_info *info);
 
 /*
+ * Turns headers built by mh_mapihttp_request_headers_build into those of another request of
+ * the same request GUID and client info: X-RequestType becomes type's name and the counter of
+ * X-RequestId becomes counter. Cheaper than a rebuild, for a client sending many requests.
+ * @return S_OK; MAPI_E_INVALID_PARAMETER for an unknown type.
+ */
+mh_status mh_mapihttp_request_headers_renew(mh_mapihttp_request_headers *hb,
+                                            mh_mapihttp_request_type type, uint32_t counter);
+
+/*
  * Server side: checks the n headers of a received request for an endpoint
  * (MH_ENDPOINT_EMSMDB or MH_ENDPOINT_NSPI). Names compare
  * case-insensitively; other headers are ignored. On success out (may be

@@ -267,6 +267,15 @@ static bool is_blank(uint8_t ch)
 	return ch == ' ' || ch == '\t';
 }
 
+/* end, less the CR and LF bytes before it (and the blanks too when blanks is true). */
+static size_t trim_end(const uint8_t *b, size_t end, bool blanks)
+{
+	while (end > 0 &&
+	       (b[end - 1] == '\r' || b[end - 1] == '\n' || (blanks && is_blank(b[end - 1]))))
+		end--;
+	return end;
+}
+
 mh_status mh_curl_headers_feed(mh_curl_headers *h, const char *p, size_t len)
 {
 	if (h->fail != S_OK)
@@ -292,20 +301,12 @@ mh_status mh_curl_headers_feed(mh_curl_headers *h, const char *p, size_t len)
 	}
 	/* Where the parts of "Name: value" (or of a folded line) end: the content without CR LF,
 	 * the text without trailing blanks, the name before the first colon. */
-	size_t content_end = len;
-	while (content_end > 0 && (b[content_end - 1] == '\r' || b[content_end - 1] == '\n'))
-		content_end--;
-	if (content_end == 0)
+	if (trim_end(b, len, false) == 0)
 		return S_OK; /* the blank line after a header block */
 	const uint8_t *colon_p = memchr(b, ':', len);
 	size_t colon = colon_p != NULL ? (size_t)(colon_p - b) : SIZE_MAX;
-	size_t text_end = len, name_end = colon != SIZE_MAX ? colon : len;
-	while (text_end > 0 &&
-	       (is_blank(b[text_end - 1]) || b[text_end - 1] == '\r' || b[text_end - 1] == '\n'))
-		text_end--;
-	while (name_end > 0 &&
-	       (is_blank(b[name_end - 1]) || b[name_end - 1] == '\r' || b[name_end - 1] == '\n'))
-		name_end--;
+	size_t text_end = trim_end(b, len, true);
+	size_t name_end = trim_end(b, colon != SIZE_MAX ? colon : len, true);
 	/* The first non-blank byte at or after start. */
 	size_t start = 0;
 	while (start < text_end && is_blank(b[start]))

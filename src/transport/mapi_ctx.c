@@ -74,11 +74,9 @@ struct mh_mapi_ctx {
 	mh_mapihttp_stream stream;
 	/*
 	 * The MAPI/HTTP headers as the codec built them for this X-RequestId GUID and
-	 * X-ClientInfo (restart() changes both): a request only rewrites the counter after the
-	 * "{GUID}:" prefix of X-RequestId, and X-RequestType.
+	 * X-ClientInfo (restart() changes both); later requests renew them.
 	 */
 	bool have_hb;
-	size_t hb_prefix;
 	mh_mapihttp_request_headers hb;
 };
 
@@ -1049,24 +1047,9 @@ static void on_done(void *ud, mh_status st)
 	free(held.server_app);
 }
 
-/* Writes v in decimal at out (room for 11 bytes); returns the length. */
-static size_t put_u32(char *out, uint32_t v)
-{
-	char tmp[10];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = '\0';
-	return n;
-}
-
 /*
  * c->hb for a request of this type and X-RequestId counter. The codec builds it once per
- * X-RequestId GUID and X-ClientInfo; later requests change the type and the counter only.
+ * X-RequestId GUID and X-ClientInfo; later requests renew the type and the counter only.
  */
 static mh_status request_headers(mh_mapi_ctx *c, mh_mapihttp_request_type type, uint32_t counter)
 {
@@ -1074,25 +1057,16 @@ static mh_status request_headers(mh_mapi_ctx *c, mh_mapihttp_request_type type, 
 		mh_mapihttp_request_info info = MH_MAPIHTTP_REQUEST_INFO_INIT;
 		info.type = type;
 		info.request_guid = c->request_guid;
-		info.request_counter = 0;
+		info.request_counter = counter;
 		info.client_guid = c->client_guid;
 		info.client_counter = c->client_counter;
 		info.client_application = c->client_app;
 		mh_status st = mh_mapihttp_request_headers_build(&c->hb, &info);
-		if (st != S_OK)
-			return st;
-		/* "{GUID}:0": the prefix is everything up to the counter */
-		const char *colon = strrchr(c->hb.request_id, ':');
-		if (colon == NULL || c->hb.n < 4 || c->hb.h[3].value != c->hb.request_id ||
-		    strcmp(c->hb.h[2].name, "X-RequestType") != 0)
-			return mh_error_set(MAPI_E_CALL_FAILED, -1,
-			                    "X-RequestId not in the form {GUID}:n");
-		c->hb_prefix = (size_t)(colon - c->hb.request_id) + 1;
-		c->have_hb = true;
+		if (st == S_OK)
+			c->have_hb = true;
+		return st;
 	}
-	c->hb.h[2].value = mh_mapihttp_request_type_name(type);
-	put_u32(c->hb.request_id + c->hb_prefix, counter);
-	return S_OK;
+	return mh_mapihttp_request_headers_renew(&c->hb, type, counter);
 }
 
 mh_status mh_mapi_ctx_send(mh_mapi_ctx *c, mh_mapihttp_request_type type, const void *body,

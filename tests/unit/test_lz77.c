@@ -871,6 +871,13 @@ static void sw_literal(struct sw *w, uint8_t c)
 	w->out[w->on++] = c;
 }
 
+/* n random literals. */
+static void sw_random_run(struct sw *w, size_t n, uint64_t *s)
+{
+	for (; n > 0; n--)
+		sw_literal(w, (uint8_t)rng_next(s));
+}
+
 /* 1 <= dist <= min(8192, output so far), 3 <= len <= 65538. */
 static void sw_match(struct sw *w, size_t dist, size_t len)
 {
@@ -959,16 +966,14 @@ static void test_lz77__word_loop_literal_runs(void **state)
 	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
 		struct sw w;
 		sw_init(&w, 40000, 40000);
-		for (int k = 0; k < 300; k++)
-			sw_literal(&w, (uint8_t)rng_next(&s));
+		sw_random_run(&w, 300, &s);
 		while (w.on < 12000) {
 			sw_match(&w, 16 + rng_next(&s) % 280, 3 + rng_next(&s) % 7);
 			for (size_t k = 0; k < runs[r]; k++)
 				sw_literal(&w, (uint8_t)('a' + rng_next(&s) % 26));
 		}
 		/* a last stretch of literals only, so that a run ends the output */
-		for (size_t k = 0; k < 2 * runs[r] + 5; k++)
-			sw_literal(&w, (uint8_t)rng_next(&s));
+		sw_random_run(&w, 2 * runs[r] + 5, &s);
 		sw_finish(&w);
 		check_stream(&w, 500, 400);
 		sw_free(&w);
@@ -990,12 +995,10 @@ static void test_lz77__word_loop_overlaps(void **state)
 		for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
 			struct sw w;
 			sw_init(&w, 40000, 40000);
-			for (int k = 0; k < 40; k++)
-				sw_literal(&w, (uint8_t)rng_next(&s));
+			sw_random_run(&w, 40, &s);
 			while (w.on < (lens[li] > 100 ? 9500u : 8600u)) {
 				sw_match(&w, dist, lens[li]);
-				for (size_t k = rng_next(&s) % 3; k > 0; k--)
-					sw_literal(&w, (uint8_t)rng_next(&s));
+				sw_random_run(&w, rng_next(&s) % 3, &s);
 			}
 			sw_match(&w, dist, lens[li]);
 			sw_finish(&w);
@@ -1016,8 +1019,7 @@ static void test_lz77__mixed_stream_every_cut(void **state)
 	uint64_t s = 45;
 	struct sw w;
 	sw_init(&w, 20000, 20000);
-	for (int k = 0; k < 64; k++)
-		sw_literal(&w, (uint8_t)rng_next(&s));
+	sw_random_run(&w, 64, &s);
 	while (w.on < 9000) {
 		uint64_t r = rng_next(&s);
 		switch (r % 6) {
@@ -1159,8 +1161,8 @@ static void check_stream_paths(const struct sw *w, size_t cuts, size_t sizes)
 /* Random literals up to `upto` bytes of output, in runs that never need the long-run copy. */
 static void sw_random_literals(struct sw *w, size_t upto, uint64_t *s)
 {
-	while (w->on < upto)
-		sw_literal(w, (uint8_t)rng_next(s));
+	if (w->on < upto)
+		sw_random_run(w, upto - w->on, s);
 }
 
 /*
@@ -1186,8 +1188,7 @@ static void test_lz77__short_matches_every_distance(void **state)
 					size_t end = w.on + 900;
 					while (w.on < end) {
 						sw_match(&w, dist, len);
-						for (size_t k = 0; k < gaps[g]; k++)
-							sw_literal(&w, (uint8_t)rng_next(&s));
+						sw_random_run(&w, gaps[g], &s);
 					}
 					sw_match(&w, dist, len);
 					sw_finish(&w);
@@ -1224,8 +1225,7 @@ static void test_lz77__first_window_reach(void **state)
 				bad_len = len;
 				bad_at = w.flagpos == before ? before + 4 : before;
 			}
-			for (size_t k = rng_next(&s) % 3; k > 0; k--)
-				sw_literal(&w, (uint8_t)rng_next(&s));
+			sw_random_run(&w, rng_next(&s) % 3, &s);
 		}
 		sw_finish(&w);
 		check_stream_paths(&w, 8, 8);
@@ -1258,8 +1258,7 @@ static void test_lz77__runs_end_at_capacity(void **state)
 			sw_random_literals(&w, 400, &s);
 			while (w.on < 3000) {
 				sw_match(&w, dists[di], 3 + rng_next(&s) % 7);
-				for (size_t k = rng_next(&s) % 3; k > 0; k--)
-					sw_literal(&w, (uint8_t)rng_next(&s));
+				sw_random_run(&w, rng_next(&s) % 3, &s);
 			}
 			for (size_t k = 0; k < run; k++)
 				sw_literal(&w, (uint8_t)('a' + k % 26));

@@ -686,6 +686,21 @@ static void test_mapihttp__request_headers(void **state)
 	assert_int_equal(mh_mapihttp_request_type_endpoints(MH_RT_PING),
 	                 MH_ENDPOINT_EMSMDB | MH_ENDPOINT_NSPI);
 
+	/* renewing the type and the counter gives what a fresh build gives */
+	const uint32_t counters[] = {0, 9, 10, 123456, UINT32_MAX, 8};
+	for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+		mh_mapihttp_request_headers fresh;
+		in.type = k % 2 ? MH_RT_PING : MH_RT_CONNECT;
+		in.request_counter = counters[k];
+		assert_int_equal(mh_mapihttp_request_headers_renew(&hs, in.type, counters[k]),
+		                 S_OK);
+		assert_int_equal(mh_mapihttp_request_headers_build(&fresh, &in), S_OK);
+		for (size_t i = 0; i < fresh.n; i++)
+			assert_string_equal(hs.h[i].value, fresh.h[i].value);
+	}
+	assert_int_equal(mh_mapihttp_request_headers_renew(&hs, MH_RT_COUNT_, 1),
+	                 MAPI_E_INVALID_PARAMETER);
+
 	/* build errors */
 	in.type = MH_RT_COUNT_;
 	assert_int_equal(mh_mapihttp_request_headers_build(&hs, &in), MAPI_E_INVALID_PARAMETER);
